@@ -1,0 +1,29 @@
+"""nnlite: a small layered neural-network framework for sparse autoencoders.
+
+The pieces, from the bottom up:
+
+* :mod:`nnlite.backend` -- where arrays live (numpy, CuPy, CUDAMat);
+* :mod:`nnlite.parameters` -- one flat ``theta``/``grad`` buffer, per-layer views;
+* :mod:`nnlite.layers` -- :class:`Dense` layers and activations;
+* :mod:`nnlite.losses` -- squared error, weight decay, KL sparsity;
+* :mod:`nnlite.network` -- :class:`Network`: forward, backprop, cost and gradient;
+* :mod:`nnlite.optim` -- L-BFGS training;
+* :mod:`nnlite.estimator` -- :class:`SparseAutoencoder` (scikit-learn style), save/load;
+* :mod:`nnlite.gradcheck` -- numerical gradient checks.
+"""
+
+from ._version import __version__
+from .autoencoder import build_autoencoder
+from .estimator import SparseAutoencoder, load_model
+from .exceptions import ConvergenceWarning
+from .gradcheck import check_gradient, numerical_gradient, relative_error
+from .layers import Dense, get_activation
+from .losses import KLSparsity, SquaredError, WeightDecay
+from .network import Network
+from .optim import LBFGS
+
+__all__ = [
+    "ConvergenceWarning", "Dense", "KLSparsity", "LBFGS", "Network", "SparseAutoencoder",
+    "SquaredError", "WeightDecay", "__version__", "build_autoencoder", "check_gradient",
+    "get_activation", "load_model", "numerical_gradient", "relative_error",
+]

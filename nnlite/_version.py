@@ -1,0 +1,2 @@
+"""The version of nnlite; saved models record it."""
+__version__ = "0.1.0"

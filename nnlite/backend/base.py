@@ -1,0 +1,206 @@
+"""The array operations that nnlite's network math is written against.
+
+Every cost and gradient evaluation is expressed with the handful of methods of
+:class:`ArrayBackend`, so that the same network code runs on numpy (the
+default), on CuPy and on CUDAMat.  The reference implementation below uses a
+numpy-compatible namespace ``self.xp``; :mod:`nnlite.backend.numpy_backend`
+uses it with numpy itself, other backends override what they can fuse or what
+their library spells differently.
+
+Conventions shared by every method:
+
+* 2-D activation and delta arrays have shape ``(n_samples, n_units)``: samples
+  are rows, as in the rest of nnlite.
+* Methods whose name ends in ``_`` work in place on their first array
+  argument; methods taking ``out`` write into it and return it.
+* Scalars (costs) come back as backend scalars; :meth:`ArrayBackend.to_float`
+  turns one into a Python float (the only place a device would synchronise).
+"""
+
+import numpy as np
+
+ACTIVATION_NAMES = ("sigmoid", "relu", "identity")
+
+
+class ArrayBackend:
+    """Reference implementation of the backend interface over ``self.xp``.
+
+    Parameters
+    ----------
+    dtype : {'float64', 'float32'}, default='float64'
+        Precision of every array the backend allocates.  Parameters handed to
+        scipy stay float64 on the host whatever this is.
+    """
+
+    name = "abstract"
+    xp = np
+
+    def __init__(self, dtype="float64"):
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype.name!r}")
+        self.dtype = dtype
+
+    def __repr__(self):
+        return f"{type(self).__name__}(dtype={self.dtype.name!r})"
+
+    # ------------------------------------------------------------------ memory
+    def empty(self, shape):
+        """Uninitialised array of ``shape`` in the backend's dtype."""
+        return self.xp.empty(shape, dtype=self.dtype)
+
+    def zeros(self, shape):
+        """Zero-filled array of ``shape`` in the backend's dtype."""
+        return self.xp.zeros(shape, dtype=self.dtype)
+
+    def asarray(self, host_array):
+        """Copy (or, where possible, reuse) a host array as a C-ordered backend array."""
+        return self.xp.ascontiguousarray(self.xp.asarray(host_array, dtype=self.dtype))
+
+    def to_host(self, array):
+        """Return ``array`` as a numpy array (no copy where it already is one)."""
+        return np.asarray(array)
+
+    def to_float(self, scalar):
+        """Convert a backend scalar (0-d array or number) to a Python float."""
+        return float(scalar)
+
+    def view(self, flat, offset, shape):
+        """A view of ``flat[offset:offset + prod(shape)]`` reshaped to ``shape`` (C order)."""
+        size = int(np.prod(shape))
+        return flat[offset:offset + size].reshape(shape)
+
+    def load_flat(self, host_vector, flat):
+        """Copy the host float64 vector into the backend flat buffer ``flat`` in place."""
+        flat[...] = self.xp.asarray(host_vector)
+
+    def store_flat(self, flat, host_out):
+        """Copy the backend flat buffer into the host float64 vector ``host_out``."""
+        host_out[...] = self.to_host(flat)
+
+    # -------------------------------------------------------------- dense math
+    def linear(self, inputs, weights, bias, out):
+        """``out = inputs @ weights.T + bias``.
+
+        Parameters
+        ----------
+        inputs : array of shape (n_samples, n_in)
+        weights : array of shape (n_out, n_in)
+        bias : array of shape (n_out,)
+        out : array of shape (n_samples, n_out)
+        """
+        self.xp.matmul(inputs, weights.T, out=out)
+        out += bias
+        return out
+
+    def weight_grad(self, delta, inputs, out, scale):
+        """``out = scale * delta.T @ inputs`` (shape ``(n_out, n_in)``)."""
+        self.xp.matmul(delta.T, inputs, out=out)
+        out *= scale
+        return out
+
+    def backprop(self, delta, weights, out):
+        """``out = delta @ weights`` (shape ``(n_samples, n_in)``)."""
+        self.xp.matmul(delta, weights, out=out)
+        return out
+
+    def column_sum(self, array, out, scale=1.0):
+        """``out = scale * array.sum(axis=0)`` (shape ``(n_units,)``)."""
+        self.xp.sum(array, axis=0, out=out)
+        out *= scale
+        return out
+
+    def add_row_(self, array, row):
+        """``array += row`` broadcast over the rows of ``array``."""
+        array += row
+        return array
+
+    # ------------------------------------------------------------ activations
+    def activate_(self, name, z):
+        """Apply activation ``name`` to ``z`` in place; ``z`` becomes the activations."""
+        xp = self.xp
+        if name == "sigmoid":
+            # 1 / (1 + exp(-z)), in place; exp overflows to inf for very negative
+            # z and 1 / inf = 0 is the right limit.
+            with np.errstate(over="ignore"):
+                xp.negative(z, out=z)
+                xp.exp(z, out=z)
+                z += 1.0
+                xp.reciprocal(z, out=z)
+        elif name == "relu":
+            xp.maximum(z, 0, out=z)
+        elif name != "identity":
+            raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATION_NAMES}")
+        return z
+
+    def mul_derivative_(self, name, activations, delta, scratch):
+        """``delta *= f'(z)``, with ``f'`` computed from the activations ``f(z)``.
+
+        ``scratch`` is a preallocated array of the same shape, overwritten.
+        sigmoid: ``f' = a (1 - a)``; relu: ``f' = [a > 0]``; identity: 1.
+        """
+        xp = self.xp
+        if name == "sigmoid":
+            xp.subtract(1.0, activations, out=scratch)
+            scratch *= activations
+            delta *= scratch
+        elif name == "relu":
+            xp.greater(activations, 0, out=scratch)
+            delta *= scratch
+        elif name != "identity":
+            raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATION_NAMES}")
+        return delta
+
+    # ----------------------------------------------------------------- losses
+    def squared_error(self, outputs, targets, delta):
+        """Write ``delta = outputs - targets`` and return ``0.5 * sum(delta ** 2)``."""
+        self.xp.subtract(outputs, targets, out=delta)
+        flat = delta.reshape(-1)
+        return 0.5 * self.xp.dot(flat, flat)
+
+    def sum_squares(self, vector):
+        """``sum(vector ** 2)`` of a 1-D array."""
+        return self.xp.dot(vector, vector)
+
+    def axpy_(self, alpha, x, y):
+        """``y += alpha * x`` for 1-D arrays."""
+        y += alpha * x
+        return y
+
+    def kl_sparsity(self, mean_activation, rho, kind, eps, out):
+        """KL sparsity penalty of mean activations and its derivative.
+
+        Parameters
+        ----------
+        mean_activation : array of shape (n_units,)
+            ``rho_hat``; clipped into ``[eps, 1 - eps]`` (``kind='bernoulli'``)
+            or ``[eps, inf)`` (``kind='poisson'``) before use.
+        rho : float
+            Target mean activation.
+        kind : {'bernoulli', 'poisson'}
+            ``'bernoulli'``: ``rho log(rho/r) + (1-rho) log((1-rho)/(1-r))``,
+            derivative ``-rho/r + (1-rho)/(1-r)``.  ``'poisson'`` (generalised
+            KL for non-negative, unbounded activations):
+            ``rho log(rho/r) - rho + r``, derivative ``1 - rho/r``.
+        eps : float
+            Clipping margin.
+        out : array of shape (n_units,)
+            Receives the derivative with respect to ``rho_hat``.
+
+        Returns
+        -------
+        penalty : backend scalar
+            The penalty summed over units.
+        """
+        xp = self.xp
+        upper = 1.0 - eps if kind == "bernoulli" else None
+        r = xp.clip(mean_activation, eps, upper)
+        if kind == "bernoulli":
+            penalty = xp.sum(rho * xp.log(rho / r) + (1.0 - rho) * xp.log((1.0 - rho) / (1.0 - r)))
+            xp.divide(1.0 - rho, 1.0 - r, out=out)
+            out -= rho / r
+        else:
+            penalty = xp.sum(rho * xp.log(rho / r) - rho + r)
+            xp.divide(-rho, r, out=out)
+            out += 1.0
+        return penalty

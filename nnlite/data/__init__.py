@@ -1,0 +1,1 @@
+"""Image data: dataset loaders, patches, normalisation and whitening."""

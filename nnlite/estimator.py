@@ -1,0 +1,313 @@
+"""``SparseAutoencoder``: the scikit-learn-style estimator over Network + L-BFGS."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .autoencoder import build_autoencoder
+from .io import ModelFileError, load_arrays, save_arrays
+from .optim.lbfgs import LBFGS
+from .validation import check_data, check_hidden_sizes, check_random_state
+
+#: Estimator classes by name, so :func:`load_model` can rebuild any of them.
+MODEL_CLASSES = {}
+
+
+def register_model(cls):
+    """Class decorator: make ``cls`` loadable by :func:`load_model`."""
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+@register_model
+class SparseAutoencoder(TransformerMixin, BaseEstimator):
+    """Sparse autoencoder trained with L-BFGS (SPEC's cost and defaults).
+
+    Parameters
+    ----------
+    hidden_size : int or sequence of int, default=75
+        Symmetric hidden sizes (``75`` or ``[200, 50, 200]``).
+    activation : str, default='sigmoid'
+        Hidden activation: ``'sigmoid'`` or ``'relu'``.
+    output_activation : str, default='sigmoid'
+        ``'identity'`` gives a linear decoder.
+    sparsity_param : float, default=0.01
+        ``rho``.
+    lambda_ : float, default=1e-4
+        Weight decay.
+    beta : float, default=3.0
+        Sparsity weight.
+    max_iter : int, default=400
+        L-BFGS iterations.
+    tol : float, default=1e-9
+        L-BFGS relative cost tolerance.
+    backend : str, optional
+        Array backend (``'numpy'``, ``'cupy'``, ``'cudamat'``).
+    dtype : {'float64', 'float32'}, default='float64'
+    random_state : None, int or Generator
+        Seeds the initial weights.
+    verbose : bool or int, default=False
+        Progress every ``verbose`` iterations (``True``: every 10).
+
+    Attributes
+    ----------
+    network_ : Network
+        The trained network.
+    n_features_in_ : int
+    loss_curve_ : list of float
+        Cost after each L-BFGS iteration (index 0: initial cost).
+    time_curve_ : list of float
+        Seconds since the start of training, matching ``loss_curve_``.
+    n_iter_ : int
+    cost_ : float
+        Final cost.
+    training_time_ : float
+        Seconds spent in :meth:`fit`.
+    interrupted_ : bool
+        True when training was ended with Ctrl-C (best parameters kept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnlite import SparseAutoencoder
+    >>> X = np.random.default_rng(0).uniform(0.1, 0.9, size=(500, 64))
+    >>> model = SparseAutoencoder(hidden_size=25, max_iter=20, random_state=0).fit(X)
+    >>> model.transform(X).shape
+    (500, 25)
+    """
+
+    def __init__(self, hidden_size=75, activation="sigmoid", output_activation="sigmoid",
+                 sparsity_param=0.01, lambda_=1e-4, beta=3.0, max_iter=400, tol=1e-9,
+                 backend=None, dtype="float64", random_state=None, verbose=False):
+        self.hidden_size = hidden_size
+        self.activation = activation
+        self.output_activation = output_activation
+        self.sparsity_param = sparsity_param
+        self.lambda_ = lambda_
+        self.beta = beta
+        self.max_iter = max_iter
+        self.tol = tol
+        self.backend = backend
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------- building
+    def _build_network(self, n_features):
+        return build_autoencoder(n_features, self.hidden_size, activation=self.activation,
+                                 output_activation=self.output_activation, lambda_=self.lambda_,
+                                 sparsity_param=self.sparsity_param, beta=self.beta,
+                                 backend=self.backend, dtype=self.dtype)
+
+    def _trainer(self):
+        return LBFGS(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+
+    def fit(self, X, y=None):
+        """Train on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples, typically patches normalised to [0.1, 0.9].
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = check_data(X, name="X")
+        network = self._build_network(X.shape[1])
+        network.initialize(check_random_state(self.random_state))
+        result = self._trainer().minimize(network.objective(X), network.theta)
+        network.set_theta(result.theta)
+        self._set_fitted(network, result)
+        return self
+
+    def _set_fitted(self, network, result):
+        self.network_ = network
+        self.n_features_in_ = network.sizes[0]
+        self.loss_curve_ = list(result.loss_curve)
+        self.time_curve_ = list(result.time_curve)
+        self.n_iter_ = int(result.n_iter)
+        self.cost_ = float(result.cost)
+        self.training_time_ = float(result.wall_time)
+        self.interrupted_ = bool(result.interrupted)
+
+    # ------------------------------------------------------------ inference
+    @property
+    def code_layer_(self):
+        """Layers applied to reach the code (the middle hidden layer)."""
+        check_is_fitted(self, "network_")
+        return (len(self.network_.layers) - 1) // 2 + 1
+
+    @property
+    def components_(self):
+        """``W(1)``, shape ``(hidden_size[0], n_features)``: one filter per row (a copy)."""
+        check_is_fitted(self, "network_")
+        return self.network_.layers[0].W.copy()
+
+    def encode(self, X, layer=None, chunk_size=None):
+        """Activations of hidden layer ``layer`` (1 = first hidden) for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        layer : int, optional
+            Default: the code layer (the middle one).
+        chunk_size : int, optional
+            Rows per pass.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, size of that layer)
+        """
+        check_is_fitted(self, "network_")
+        n_hidden = len(self.network_.layers) - 1
+        layer = self.code_layer_ if layer is None else layer
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= n_hidden:
+            raise ValueError(f"layer must be a hidden layer number in [1, {n_hidden}], got {layer!r}")
+        return self.network_.forward(X, stop=int(layer), chunk_size=chunk_size)
+
+    def transform(self, X):
+        """Codes (middle hidden layer activations) of the rows of ``X``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, code size)
+        """
+        return self.encode(X)
+
+    def inverse_transform(self, X):
+        """Decode codes back to input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, code size)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "network_")
+        return self.network_.forward(X, start=self.code_layer_)
+
+    def reconstruct(self, X):
+        """``h(x)`` for the rows of ``X``, shape ``(n_samples, n_features)``."""
+        check_is_fitted(self, "network_")
+        return self.network_.forward(X)
+
+    def reconstruction_error(self, X):
+        """Mean over rows of ``0.5 * ||h(x) - x||^2`` (the cost's data term)."""
+        X = check_data(X, self.n_features_in_ if hasattr(self, "n_features_in_") else None, name="X")
+        difference = self.reconstruct(X) - X
+        return float(0.5 * np.einsum("ij,ij->", difference, difference) / X.shape[0])
+
+    def score(self, X, y=None):
+        """Negative reconstruction error (greater is better, as scikit-learn expects)."""
+        return -self.reconstruction_error(X)
+
+    # ------------------------------------------------------------ persistence
+    def _metadata(self):
+        params = self.get_params(deep=False)
+        params["hidden_size"] = check_hidden_sizes(params["hidden_size"])
+        params["random_state"] = params["random_state"] if isinstance(params["random_state"], (int, type(None))) else None
+        params["backend"] = params["backend"] if isinstance(params["backend"], (str, type(None))) else None
+        return {
+            "class": type(self).__name__,
+            "params": params,
+            "sizes": self.network_.sizes,
+            "activations": self.network_.activation_names,
+            "training": {"n_iter": self.n_iter_, "cost": self.cost_,
+                         "training_time": self.training_time_, "interrupted": self.interrupted_},
+        }
+
+    def save(self, path, arrays=None, metadata=None):
+        """Save the fitted model to ``path`` (``.npz`` + JSON metadata, no pickle).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        arrays : dict of str -> ndarray, optional
+            Extra arrays to store (e.g. normalisation statistics).
+        metadata : dict, optional
+            Extra JSON-serialisable information, stored under ``'extra'``.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        check_is_fitted(self, "network_")
+        document = self._metadata()
+        document["extra"] = dict(metadata or {})
+        payload = {"theta": self.network_.theta, "loss_curve": np.asarray(self.loss_curve_),
+                   "time_curve": np.asarray(self.time_curve_)}
+        for name, array in (arrays or {}).items():
+            payload["extra/" + name] = array
+        return save_arrays(path, document, payload)
+
+    @classmethod
+    def _from_metadata(cls, metadata, arrays):
+        model = cls(**metadata["params"])
+        network = model._build_network(metadata["sizes"][0])
+        if network.sizes != list(metadata["sizes"]) or network.activation_names != list(metadata["activations"]):
+            raise ModelFileError("the saved architecture does not match its hyper-parameters")
+        network.set_theta(arrays["theta"])
+        model.network_ = network
+        model.n_features_in_ = network.sizes[0]
+        model.loss_curve_ = [float(v) for v in arrays.get("loss_curve", [])]
+        model.time_curve_ = [float(v) for v in arrays.get("time_curve", [])]
+        training = metadata.get("training", {})
+        model.n_iter_ = int(training.get("n_iter", 0))
+        model.cost_ = float(training.get("cost", np.nan))
+        model.training_time_ = float(training.get("training_time", 0.0))
+        model.interrupted_ = bool(training.get("interrupted", False))
+        return model
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved with :meth:`save` (see :func:`load_model`)."""
+        model, _ = load_model(path, with_extras=True)
+        if not isinstance(model, cls):
+            raise ModelFileError(f"{path!r} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+
+def load_model(path, with_extras=False):
+    """Load any nnlite estimator saved with ``save``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    with_extras : bool, default=False
+        Also return ``{'arrays': ..., 'metadata': ...}`` with what the caller
+        stored alongside.
+
+    Returns
+    -------
+    model : SparseAutoencoder (or another registered estimator)
+    extras : dict, only when ``with_extras``
+
+    Raises
+    ------
+    ModelFileError
+        For a missing, damaged or incompatible file.
+    """
+    metadata, arrays = load_arrays(path)
+    name = metadata.get("class")
+    if name not in MODEL_CLASSES:
+        raise ModelFileError(f"{path!r} holds an unknown model class {name!r}")
+    if "theta" not in arrays:
+        raise ModelFileError(f"{path!r} has no 'theta' array")
+    try:
+        model = MODEL_CLASSES[name]._from_metadata(metadata, arrays)
+    except (KeyError, TypeError, ValueError) as error:
+        if isinstance(error, ModelFileError):
+            raise
+        raise ModelFileError(f"{path!r} has inconsistent contents ({error})") from None
+    if not with_extras:
+        return model
+    extras = {"arrays": {key[len("extra/"):]: value for key, value in arrays.items()
+                         if key.startswith("extra/")},
+              "metadata": metadata.get("extra", {})}
+    return model, extras
