@@ -1,0 +1,146 @@
+"""Every patch of every image on a regular grid, as the rows of one matrix.
+
+:func:`grid_patches` is where whole images become patches for convolutional
+feature extraction (:mod:`nnlite.features`): a sliding-window *view* of the
+image stack is subsampled at the stride and copied once into an
+``(n_images * n_positions, p * p * c)`` matrix, so that a single matrix
+product can encode all positions of a batch of images.  No Python loop runs
+over positions or images.
+
+Positions start at the top-left corner and step by ``stride`` while the patch
+fits inside the image: ``1 + (h - p) // stride`` rows and
+``1 + (w - p) // stride`` columns (a 12x16 image gives 2 x 3 = 6 patches of
+8x8 at stride 4).
+"""
+
+import numbers
+
+import numpy as np
+
+
+def resolve_image_shape(n_values, image_shape=None, name="images"):
+    """Return ``(h, w, c)`` for image rows of ``n_values`` values.
+
+    Parameters
+    ----------
+    n_values : int
+        Row length of the image matrix.
+    image_shape : tuple of int, optional
+        ``(h, w, c)`` or ``(h, w)`` (one channel).  None means square RGB,
+        ``d x d x 3`` with ``d * d * 3 == n_values``.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    tuple of int
+        ``(h, w, c)``.
+
+    Raises
+    ------
+    ValueError
+        When the shape does not match ``n_values`` or cannot be inferred.
+    """
+    if image_shape is None:
+        side = int(round(np.sqrt(n_values / 3.0)))
+        if side < 1 or side * side * 3 != n_values:
+            raise ValueError(f"{name} rows have {n_values} values, not d*d*3 for any d; "
+                             f"pass image_shape=(h, w, c)")
+        return (side, side, 3)
+    shape = tuple(image_shape)
+    if len(shape) == 2:
+        shape = shape + (1,)
+    if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
+                              for v in shape):
+        raise ValueError(f"image_shape must be (h, w, c) with positive integers, got {image_shape!r}")
+    shape = tuple(int(v) for v in shape)
+    if int(np.prod(shape)) != n_values:
+        raise ValueError(f"image_shape {shape} holds {int(np.prod(shape))} values but {name} rows "
+                         f"have {n_values}")
+    return shape
+
+
+def grid_shape(image_shape, patch_size, stride):
+    """Number of patch positions ``(n_rows, n_cols)`` on an image of ``image_shape``.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(h, w, c)``.
+    patch_size : int
+        Side ``p`` of the square patches.
+    stride : int
+        Step between neighbouring positions, in pixels.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ValueError
+        A patch size < 1 or larger than the image; a stride <= 0 or larger
+        than the image.
+    """
+    height, width = int(image_shape[0]), int(image_shape[1])
+    if isinstance(patch_size, bool) or not isinstance(patch_size, numbers.Integral) or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+    if patch_size > min(height, width):
+        raise ValueError(f"patch_size {patch_size} is larger than the {height}x{width} image")
+    if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    if stride > min(height, width):
+        raise ValueError(f"stride {stride} is larger than the {height}x{width} image")
+    return (1 + (height - patch_size) // stride, 1 + (width - patch_size) // stride)
+
+
+def grid_patches(images, patch_size, stride, image_shape=None):
+    """All ``p x p`` patches of every image at a regular stride.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, h * w * c)
+        Image rows in SPEC's layout (``row.reshape(h, w, c)``); any dtype
+        (kept: uint8 images give uint8 patches).  A memory-mapped array is
+        read once.
+    patch_size : int
+        Side ``p`` of the square patches.
+    stride : int
+        Step between positions, in pixels, along both axes.
+    image_shape : tuple of int, optional
+        ``(h, w, c)``; None means square RGB inferred from the row length.
+
+    Returns
+    -------
+    patches : ndarray of shape (n_images * n_rows * n_cols, p * p * c)
+        Image-major, then positions in row-major order; each row reshapes
+        with ``row.reshape(p, p, c)`` like any other patch.
+    grid : tuple of int
+        ``(n_rows, n_cols)`` positions per image.
+
+    Raises
+    ------
+    ValueError
+        For images that are not 2-D, an impossible ``image_shape``, a bad
+        patch size or stride (see :func:`grid_shape`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.zeros((1, 12 * 16 * 3), dtype=np.uint8)
+    >>> patches, grid = grid_patches(images, 8, 4, image_shape=(12, 16, 3))
+    >>> patches.shape, grid
+    ((6, 192), (2, 3))
+    """
+    if not hasattr(images, "ndim") or images.ndim != 2:
+        raise ValueError(f"images must be a 2-D array (n_images, h*w*c), got "
+                         f"{getattr(images, 'shape', type(images).__name__)}")
+    height, width, channels = resolve_image_shape(images.shape[1], image_shape)
+    n_rows, n_cols = grid_shape((height, width, channels), patch_size, stride)
+    stack = np.asarray(images).reshape(images.shape[0], height, width, channels)
+    # windows: (n, h - p + 1, w - p + 1, c, p, p), a view; keep the strided positions.
+    windows = np.lib.stride_tricks.sliding_window_view(stack, (patch_size, patch_size), axis=(1, 2))
+    windows = windows[:, :n_rows * stride:stride, :n_cols * stride:stride]
+    # -> (n, n_rows, n_cols, p, p, c), then one copy into rows.
+    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, patch_size * patch_size * channels)
+    return patches, (n_rows, n_cols)
