@@ -209,7 +209,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------ persistence
     def _metadata(self):
         params = self.get_params(deep=False)
-        params["hidden_size"] = check_hidden_sizes(params["hidden_size"])
+        sizes = check_hidden_sizes(params["hidden_size"])
+        params["hidden_size"] = sizes[0] if np.ndim(params["hidden_size"]) == 0 else sizes
         params["random_state"] = params["random_state"] if isinstance(params["random_state"], (int, type(None))) else None
         params["backend"] = params["backend"] if isinstance(params["backend"], (str, type(None))) else None
         return {
