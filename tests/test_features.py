@@ -1,0 +1,154 @@
+"""Tests of nnlite.features.ConvolutionalFeatures (worked examples, chunking, errors)."""
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from nnlite import SparseAutoencoder
+from nnlite.autoencoder import build_autoencoder
+from nnlite.data.strided import grid_patches
+from nnlite.features import ConvolutionalFeatures, pool_codes, resolve_layers
+from nnlite.layers.dense import Dense
+from nnlite.network import Network
+
+
+def _hand_network():
+    """4 inputs (2x2x1 patches) -> 2 identity units -> 4 outputs.
+
+    Unit 1 reads the patch's top-left pixel, unit 2 its bottom-right pixel + 10.
+    """
+    network = Network([Dense(4, 2, "identity"), Dense(2, 4, "identity")])
+    network.layers[0].W = np.array([[1.0, 0, 0, 0], [0, 0, 0, 1.0]])
+    network.layers[0].b = np.array([0.0, 10.0])
+    return network
+
+
+IMAGE = np.arange(16, dtype=np.uint8).reshape(1, 16)  # a 4x4x1 image with pixel (r, c) = 4r + c
+
+
+def _extract(**options):
+    extractor = ConvolutionalFeatures(_hand_network(), patch_size=2, image_shape=(4, 4, 1), **options)
+    return extractor.fit_transform(IMAGE)
+
+
+def test_none_by_hand():
+    # stride 2: positions (0,0) (0,2) (2,0) (2,2); unit 1 = pixel (r, c), unit 2 = pixel (r+1, c+1) + 10
+    np.testing.assert_array_equal(_extract(stride=2), [[0, 15, 2, 17, 8, 23, 10, 25]])
+
+
+@pytest.mark.parametrize("pooling, expected", [
+    # stride 1: 3x3 positions, code1 = 4r + c, code2 = code1 + 15; k = 2 cells: rows {0}, {1, 2}
+    ("sum", [0, 15, 3, 33, 12, 42, 30, 90]),
+    ("mean", [0, 15, 1.5, 16.5, 6, 21, 7.5, 22.5]),
+    ("max", [0, 15, 2, 17, 8, 23, 10, 25]),
+])
+def test_pooling_by_hand(pooling, expected):
+    np.testing.assert_allclose(_extract(stride=1, pooling=pooling, pool_grid=2), [expected])
+
+
+@pytest.mark.parametrize("pooling, expected", [("sum", [45, 180]), ("mean", [5, 20]), ("max", [10, 25])])
+def test_single_cell_pooling_by_hand(pooling, expected):
+    np.testing.assert_allclose(_extract(stride=1, pooling=pooling, pool_grid=1), [expected])
+
+
+def test_pool_codes_shapes():
+    codes = np.random.default_rng(0).normal(size=(3, 5, 7, 4))
+    assert pool_codes(codes, "none", 2).shape == (3, 140)
+    pooled = pool_codes(codes, "sum", 2)
+    assert pooled.shape == (3, 16)
+    np.testing.assert_allclose(pooled.reshape(3, 4, 4).sum(axis=1), codes.sum(axis=(1, 2)))
+
+
+def _fitted_encoder(hidden=(6,), visible=48, seed=0):
+    rng = np.random.default_rng(seed)
+    return SparseAutoencoder(hidden_size=list(hidden), max_iter=3, random_state=seed).fit(
+        rng.uniform(0.1, 0.9, size=(60, visible)))
+
+
+def _images(n, side=12, seed=1):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, side * side * 3)).astype(np.uint8)
+
+
+def _scaler(images):
+    return StandardScaler().fit(grid_patches(images, 4, 2)[0].astype(float))
+
+
+@pytest.mark.parametrize("pooling", ["none", "sum", "mean", "max"])
+def test_chunked_equals_one_shot(pooling):
+    images = _images(7)
+    encoder, scaler = _fitted_encoder(), _scaler(images)
+    options = dict(patch_size=4, stride=2, pooling=pooling, preprocessor=scaler)
+    whole = ConvolutionalFeatures(encoder, memory_limit=None, **options).fit(images)
+    chunked = ConvolutionalFeatures(encoder, memory_limit=1, **options).fit(images)
+    assert chunked.chunk_size_ == 1 and whole.chunk_size_ is None
+    np.testing.assert_allclose(chunked.transform(images), whole.transform(images), rtol=1e-12, atol=1e-14)
+
+
+def test_features_match_encoder_on_patches():
+    images = _images(2)
+    encoder = _fitted_encoder()
+    features = ConvolutionalFeatures(encoder, patch_size=4, stride=4).fit_transform(images)
+    patches, grid = grid_patches(images, 4, 4)
+    expected = encoder.transform(patches.astype(float)).reshape(2, -1)
+    assert grid == (3, 3) and features.shape == (2, 9 * 6)
+    np.testing.assert_allclose(features, expected)
+
+
+def test_fitted_normalisation_is_reused_not_refitted():
+    train = _images(10, seed=2)
+    scaler = _scaler(train)
+    mean_before = scaler.mean_.copy()
+    extractor = ConvolutionalFeatures(_fitted_encoder(), patch_size=4, stride=2, pooling="mean",
+                                      preprocessor=scaler).fit(train)
+    others = _images(5, seed=3)
+    alone = extractor.transform(others[:1])
+    in_batch = extractor.transform(np.vstack([others[:1], train, others[1:]]))[0]
+    np.testing.assert_allclose(alone[0], in_batch, rtol=1e-12)
+    np.testing.assert_array_equal(scaler.mean_, mean_before)
+
+
+def test_layer_choice_for_three_hidden_layers():
+    network = build_autoencoder(48, [7, 3, 7])
+    network.initialize(0)
+    images = _images(2)
+    patches = grid_patches(images, 4, 4)[0]
+    first = network.forward(patches, stop=1)
+    middle = network.forward(patches, stop=2)
+    for layer, codes in (("first", first), (None, middle), ("middle", middle), (2, middle),
+                         ("concat", np.hstack([first, middle])), ([1, 2], np.hstack([first, middle]))):
+        extractor = ConvolutionalFeatures(network, patch_size=4, stride=4, layer=layer).fit(images)
+        np.testing.assert_allclose(extractor.transform(images), codes.reshape(2, -1))
+    assert resolve_layers("concat", 5) == [1, 2, 3]
+    assert resolve_layers(None, 1) == [1]
+
+
+def test_runs_on_requested_backend_and_dtype():
+    encoder = _fitted_encoder()
+    extractor = ConvolutionalFeatures(encoder, patch_size=4, stride=4, backend="numpy").fit(_images(1))
+    assert extractor.network_.backend.name == "numpy"
+    assert extractor.network_ is not encoder.network_
+    assert extractor.transform(_images(1)).dtype == np.float64
+
+
+def test_bad_inputs():
+    encoder, images = _fitted_encoder(), _images(2)
+    with pytest.raises(ValueError, match="patch_size 5 gives .* 75 values .* 48 inputs"):
+        ConvolutionalFeatures(encoder, patch_size=5).fit(images)
+    fitted = ConvolutionalFeatures(encoder, patch_size=4, stride=4).fit(images)
+    with pytest.raises(ValueError, match="fitted on 12x12x3"):
+        fitted.transform(_images(2, side=16))
+    for stride in (0, 13):
+        with pytest.raises(ValueError, match=f"stride.*{stride}"):
+            ConvolutionalFeatures(encoder, patch_size=4, stride=stride).fit(images)
+    with pytest.raises(ValueError, match="pooling must be one of .* 'median'"):
+        ConvolutionalFeatures(encoder, patch_size=4, pooling="median").fit(images)
+    with pytest.raises(ValueError, match="pool_grid .* got 4"):
+        ConvolutionalFeatures(encoder, patch_size=4, stride=4, pooling="sum", pool_grid=4).fit(images)
+    with pytest.raises(ValueError, match="layer must name hidden layers in \\[1, 1\\], got 2"):
+        ConvolutionalFeatures(encoder, patch_size=4, layer=2).fit(images)
+    with pytest.raises(ValueError, match="memory_limit"):
+        ConvolutionalFeatures(encoder, patch_size=4, memory_limit=0).fit(images)
+    with pytest.raises(ValueError, match="not fitted"):
+        ConvolutionalFeatures(SparseAutoencoder(), patch_size=4).fit(images)
+    with pytest.raises(ValueError, match="not fitted|NotFitted|instance is not fitted"):
+        ConvolutionalFeatures(encoder, patch_size=4, preprocessor=StandardScaler()).fit(images)
