@@ -1,0 +1,166 @@
+"""Benchmark: one sparse-autoencoder cost+gradient evaluation against its floors and peers.
+
+For N patches of V = 192 values and H = 75 hidden units it times, side by
+side in one run (the best of several interleaved repeats, so background load
+hits every contender alike):
+
+* ``blas floor``   -- the five matrix products of one evaluation alone;
+* ``plain numpy``  -- a formula-by-formula float64 implementation written
+  here (temporaries everywhere, as a first version would be);
+* ``nnlite``       -- ``Network.objective`` in float64 and float32;
+* ``torch``        -- PyTorch autograd in float64/float32, when torch is
+  installed (an optional peer);
+
+and prints each as milliseconds and as a ratio.  ``--train`` adds a full
+default training (10,000 patches, 400 L-BFGS iterations).
+
+Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--train]``.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from nnlite import SparseAutoencoder, build_autoencoder  # noqa: E402
+
+RHO, LAMBDA, BETA = 0.01, 1e-4, 3.0
+
+
+def plain_numpy_loss(theta, data, hidden):
+    """A straightforward float64 implementation of SPEC's cost and gradient."""
+    m, visible = data.shape
+    W1 = theta[:hidden * visible].reshape(hidden, visible)
+    W2 = theta[hidden * visible:2 * hidden * visible].reshape(visible, hidden)
+    b1 = theta[2 * hidden * visible:2 * hidden * visible + hidden]
+    b2 = theta[2 * hidden * visible + hidden:]
+    a2 = 1 / (1 + np.exp(-(data @ W1.T + b1)))
+    a3 = 1 / (1 + np.exp(-(a2 @ W2.T + b2)))
+    rho_hat = a2.mean(axis=0)
+    cost = (0.5 * np.sum((a3 - data) ** 2) / m + LAMBDA / 2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+            + BETA * np.sum(RHO * np.log(RHO / rho_hat) + (1 - RHO) * np.log((1 - RHO) / (1 - rho_hat))))
+    delta3 = (a3 - data) * a3 * (1 - a3)
+    sparsity = BETA * (-RHO / rho_hat + (1 - RHO) / (1 - rho_hat))
+    delta2 = (delta3 @ W2 + sparsity) * a2 * (1 - a2)
+    grad = np.concatenate([(delta2.T @ data / m + LAMBDA * W1).ravel(),
+                           (delta3.T @ a2 / m + LAMBDA * W2).ravel(),
+                           delta2.mean(axis=0), delta3.mean(axis=0)])
+    return cost, grad
+
+
+def matmul_floor(data, hidden, dtype):
+    """A closure doing the five products of one evaluation into preallocated outputs."""
+    rng = np.random.default_rng(0)
+    x = data.astype(dtype)
+    m, visible = x.shape
+    W1 = rng.standard_normal((hidden, visible)).astype(dtype)
+    W2 = rng.standard_normal((visible, hidden)).astype(dtype)
+    a2, a3, d2 = (np.empty((m, hidden), dtype), np.empty((m, visible), dtype), np.empty((m, hidden), dtype))
+    g1, g2 = np.empty((hidden, visible), dtype), np.empty((visible, hidden), dtype)
+
+    def run():
+        np.matmul(x, W1.T, out=a2)
+        np.matmul(a2, W2.T, out=a3)
+        np.matmul(a3.T, a2, out=g2)
+        np.matmul(a3, W2, out=d2)
+        np.matmul(d2.T, x, out=g1)
+    return run
+
+
+def torch_peer(data, theta, hidden, dtype):
+    """PyTorch autograd of the same cost, or None when torch is absent."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    x = torch.tensor(data, dtype=torch_dtype)
+    m, visible = data.shape
+    t = torch.tensor(theta, dtype=torch_dtype, requires_grad=True)
+
+    def run():
+        t.grad = None
+        W1 = t[:hidden * visible].view(hidden, visible)
+        W2 = t[hidden * visible:2 * hidden * visible].view(visible, hidden)
+        b1 = t[2 * hidden * visible:2 * hidden * visible + hidden]
+        b2 = t[2 * hidden * visible + hidden:]
+        a2 = torch.sigmoid(x @ W1.T + b1)
+        a3 = torch.sigmoid(a2 @ W2.T + b2)
+        rho_hat = a2.mean(0)
+        cost = (0.5 * ((a3 - x) ** 2).sum() / m + LAMBDA / 2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+                + BETA * (RHO * torch.log(RHO / rho_hat) + (1 - RHO) * torch.log((1 - RHO) / (1 - rho_hat))).sum())
+        cost.backward()
+        return float(cost), t.grad.numpy()
+    return run
+
+
+def best_times(contenders, repeats):
+    """Interleave the contenders ``repeats`` times; the best time of each in ms."""
+    best = {name: np.inf for name in contenders}
+    for function in contenders.values():
+        function()  # warm-up: allocations, thread pools
+    for _ in range(repeats):
+        for name, function in contenders.items():
+            start = time.perf_counter()
+            function()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: 1e3 * value for name, value in best.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10000, help="patches (default 10000)")
+    parser.add_argument("--visible", type=int, default=192)
+    parser.add_argument("--hidden", type=int, default=75)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--train", action="store_true", help="also time a full default training")
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(0)
+    data = rng.uniform(0.1, 0.9, (args.n, args.visible))
+    nets = {dtype: build_autoencoder(args.visible, args.hidden, dtype=dtype) for dtype in ("float64", "float32")}
+    theta = nets["float64"].initialize(0).copy()
+    objectives = {dtype: net.objective(data) for dtype, net in nets.items()}
+
+    cost64, grad64 = objectives["float64"](theta)
+    plain_cost, plain_grad = plain_numpy_loss(theta, data, args.hidden)
+    assert np.allclose(cost64, plain_cost, rtol=1e-10) and np.allclose(grad64, plain_grad, rtol=1e-8, atol=1e-12)
+
+    contenders = {
+        "blas floor float64": matmul_floor(data, args.hidden, np.float64),
+        "blas floor float32": matmul_floor(data, args.hidden, np.float32),
+        "plain numpy float64": lambda: plain_numpy_loss(theta, data, args.hidden),
+        "nnlite float64": lambda: objectives["float64"](theta),
+        "nnlite float32": lambda: objectives["float32"](theta),
+    }
+    for dtype in ("float64", "float32"):
+        peer = torch_peer(data, theta, args.hidden, dtype)
+        if peer is not None:
+            contenders[f"torch autograd {dtype}"] = peer
+    times = best_times(contenders, args.repeats)
+
+    print(f"cost+gradient, N={args.n}, V={args.visible}, H={args.hidden}, best of {args.repeats} "
+          f"(threads: {nets['float64'].backend.n_threads})")
+    floor64, plain = times["blas floor float64"], times["plain numpy float64"]
+    print(f"{'contender':26s} {'ms':>8s} {'/blas f64':>10s} {'plain/this':>11s}")
+    for name, ms in times.items():
+        print(f"{name:26s} {ms:8.2f} {ms / floor64:10.2f} {plain / ms:11.2f}")
+    print(f"nnlite float64 / its BLAS floor: {times['nnlite float64'] / floor64:.2f}x (aim <= 1.4)")
+    print(f"nnlite float32 speed-up over plain float64: {plain / times['nnlite float32']:.2f}x (aim >= 2.5)")
+    if "torch autograd float32" in times:
+        print(f"torch float32 / nnlite float32: {times['torch autograd float32'] / times['nnlite float32']:.2f}x "
+              f"(aim > 1)")
+    if args.train:
+        patches = rng.uniform(0.1, 0.9, (10000, 192))
+        start = time.perf_counter()
+        model = SparseAutoencoder(hidden_size=75, max_iter=400, random_state=0).fit(patches)
+        print(f"full default training (10,000 x 192, H=75, 400 L-BFGS iterations, float64): "
+              f"{time.perf_counter() - start:.1f} s, {model.n_iter_} iterations")
+
+
+if __name__ == "__main__":
+    main()
