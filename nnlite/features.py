@@ -99,11 +99,11 @@ def pool_codes(codes, pooling, pool_grid):
     return pooled.reshape(n_images, -1)
 
 
-def _encoder_copy(network, n_layers, backend):
+def _encoder_copy(network, n_layers, backend, dtype):
     """A new :class:`Network` holding copies of the first ``n_layers`` layers."""
     layers = [Dense(layer.n_in, layer.n_out, layer.activation) for layer in network.layers[:n_layers]]
     copy = Network(layers, backend=backend if backend is not None else network.backend,
-                   dtype=network.dtype.name)
+                   dtype=dtype if dtype is not None else network.dtype.name)
     for source, target in zip(network.layers, copy.layers):
         target.W = source.W
         target.b = source.b
@@ -142,6 +142,10 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         ``(h, w, c)``; None: square RGB inferred at :meth:`fit`.
     backend : str or ArrayBackend, optional
         Where the encoder runs; default: the encoder's own backend.
+    dtype : {'float64', 'float32'}, optional
+        Precision of the encoding and of the features; default: the
+        encoder's.  ``'float32'`` halves the memory of large feature
+        matrices.
 
     Attributes
     ----------
@@ -174,7 +178,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, encoder, patch_size=8, stride=4, pooling="none", pool_grid=2, layer=None,
-                 preprocessor=None, memory_limit=256 * 2**20, image_shape=None, backend=None):
+                 preprocessor=None, memory_limit=256 * 2**20, image_shape=None, backend=None, dtype=None):
         self.encoder = encoder
         self.patch_size = patch_size
         self.stride = stride
@@ -185,6 +189,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         self.memory_limit = memory_limit
         self.image_shape = image_shape
         self.backend = backend
+        self.dtype = dtype
 
     # ------------------------------------------------------------------ fit
     def _source_network(self):
@@ -213,7 +218,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"X must be a 2-D array (n_images, h*w*c), got {getattr(X, 'shape', type(X).__name__)}")
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"pooling must be one of {POOLING_MODES}, got {self.pooling!r}")
-        shape = resolve_image_shape(X.shape[1], self.image_shape, name="X")
+        shape = resolve_image_shape(X.shape[1], self.image_shape)
         grid = grid_shape(shape, self.patch_size, self.stride)
         patch_width = self.patch_size * self.patch_size * shape[2]
         if patch_width != network.sizes[0]:
@@ -232,7 +237,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         if self.preprocessor is not None:
             check_is_fitted(self.preprocessor)
         self.layers_ = resolve_layers(self.layer, len(network.layers) - 1)
-        self.network_ = _encoder_copy(network, max(self.layers_), self.backend)
+        self.network_ = _encoder_copy(network, max(self.layers_), self.backend, self.dtype)
         self.image_shape_ = shape
         self.grid_ = grid
         self.n_features_in_ = int(X.shape[1])
@@ -247,7 +252,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         if self.memory_limit is None:
             return None
         positions = self.grid_[0] * self.grid_[1]
-        itemsize = 8
+        itemsize = 8  # preprocessors work in float64 whatever the encoder's dtype
         computed_units = sum(self.network_.sizes[1:])
         # raw patches (<= 8 bytes), preprocessed copy + temporary, every computed layer twice
         # (activations and host copy), the pooled features.

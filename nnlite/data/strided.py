@@ -17,47 +17,9 @@ import numbers
 
 import numpy as np
 
+from .patches import resolve_image_shape
 
-def resolve_image_shape(n_values, image_shape=None, name="images"):
-    """Return ``(h, w, c)`` for image rows of ``n_values`` values.
-
-    Parameters
-    ----------
-    n_values : int
-        Row length of the image matrix.
-    image_shape : tuple of int, optional
-        ``(h, w, c)`` or ``(h, w)`` (one channel).  None means square RGB,
-        ``d x d x 3`` with ``d * d * 3 == n_values``.
-    name : str
-        Name used in error messages.
-
-    Returns
-    -------
-    tuple of int
-        ``(h, w, c)``.
-
-    Raises
-    ------
-    ValueError
-        When the shape does not match ``n_values`` or cannot be inferred.
-    """
-    if image_shape is None:
-        side = int(round(np.sqrt(n_values / 3.0)))
-        if side < 1 or side * side * 3 != n_values:
-            raise ValueError(f"{name} rows have {n_values} values, not d*d*3 for any d; "
-                             f"pass image_shape=(h, w, c)")
-        return (side, side, 3)
-    shape = tuple(image_shape)
-    if len(shape) == 2:
-        shape = shape + (1,)
-    if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
-                              for v in shape):
-        raise ValueError(f"image_shape must be (h, w, c) with positive integers, got {image_shape!r}")
-    shape = tuple(int(v) for v in shape)
-    if int(np.prod(shape)) != n_values:
-        raise ValueError(f"image_shape {shape} holds {int(np.prod(shape))} values but {name} rows "
-                         f"have {n_values}")
-    return shape
+__all__ = ["grid_patches", "grid_shape", "resolve_image_shape"]
 
 
 def grid_shape(image_shape, patch_size, stride):
