@@ -128,9 +128,10 @@ def test_runs_on_requested_backend_and_dtype():
     assert extractor.network_.backend.name == "numpy"
     assert extractor.network_ is not encoder.network_
     assert extractor.transform(_images(1)).dtype == np.float64
-    single = ConvolutionalFeatures(encoder, patch_size=4, stride=4, dtype="float32").fit(_images(1))
-    assert single.transform(_images(1)).dtype == np.float32
-    np.testing.assert_allclose(single.transform(_images(1)), extractor.transform(_images(1)), rtol=1e-4)
+    scaled = _images(1) / 255.0
+    single = ConvolutionalFeatures(encoder, patch_size=4, stride=4, dtype="float32").fit(scaled)
+    assert single.transform(scaled).dtype == np.float32
+    np.testing.assert_allclose(single.transform(scaled), extractor.transform(scaled), rtol=1e-4)
 
 
 def test_bad_inputs():
