@@ -1,0 +1,462 @@
+"""Deep symmetric autoencoders: greedy layer-wise pretraining, unrolling, fine-tuning.
+
+For a symmetric ``hidden_size = [h1, ..., hk, ..., h1]`` (an odd number of
+hidden layers, ``k`` pretraining stages):
+
+1. **Pretrain** (:func:`pretrain_stack`): stage 1 is a sparse autoencoder
+   ``V -> h1 -> V`` trained on the data (SPEC's cost, L-BFGS); its hidden
+   activations ("codes") are the data of stage 2, ``h1 -> h2 -> h1``; and so
+   on up to the middle layer ``h(k-1) -> hk -> h(k-1)``.
+2. **Unroll** (:func:`unroll`): one network ``V -> h1 -> ... -> hk -> ... ->
+   h1 -> V`` built with :func:`~nnlite.autoencoder.build_autoencoder` (so its
+   parameters sit in one flat buffer in SPEC's layout) receives encoder ``i``
+   (``W``, ``b`` of stage ``i``'s first layer) in layer ``i`` and decoder
+   ``i`` in the mirrored layer ``2k - 1 - i`` (0-based).
+3. **Fine-tune** (:class:`StackedAutoencoder`): L-BFGS on the whole network's
+   sparse-autoencoder cost (KL sparsity on every hidden layer, weight decay on
+   every ``W``).
+
+**Output activation of the inner stages.**  Stage 1 reconstructs the data
+with ``output_activation`` (sigmoid, or identity for a linear decoder).  An
+inner stage reconstructs the codes of the stage below, so its decoder must
+cover their range: sigmoid codes lie in (0, 1) and keep a sigmoid decoder;
+ReLU codes are unbounded, so their decoder is linear (``'identity'``) by
+default.  ``inner_output_activation`` overrides this (``'relu'`` also fits
+ReLU codes).  In the unrolled network a decoder's output is a *hidden* layer,
+which carries the sparsity penalty and therefore the hidden activation of
+the layer it mirrors: a linear inner decoder becomes ``relu(z)`` there.
+Since the codes it reconstructs are non-negative, ``|relu(z) - t| <= |z - t|``
+and the unrolled network reconstructs at least as well as the stage did.
+"""
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .autoencoder import build_autoencoder
+from .estimator import SparseAutoencoder, register_model
+from .layers.activations import get_activation
+from .network import Network
+from .optim.lbfgs import LBFGS, TrainingResult
+from .validation import (check_data, check_hidden_sizes, check_non_negative,
+                         check_open_unit_interval, check_positive_int, check_random_state)
+
+#: Hyper-parameters that take one value, or one per pretraining stage.
+PER_STAGE = {"sparsity_param": check_open_unit_interval, "lambda_": check_non_negative,
+             "beta": check_non_negative, "pretrain_iter": check_positive_int}
+
+
+def encoder_sizes(hidden_size):
+    """``[h1, ..., hk]``: the encoder half of a symmetric ``hidden_size``.
+
+    Raises
+    ------
+    ValueError
+        When ``hidden_size`` is not symmetric or has an even number of layers
+        (a stack needs a single middle layer).
+    """
+    sizes = check_hidden_sizes(hidden_size)
+    if len(sizes) % 2 == 0:
+        raise ValueError(f"hidden_size needs an odd number of layers (one middle code layer) "
+                         f"for a stack, got {sizes}")
+    return sizes[:(len(sizes) + 1) // 2]
+
+
+def per_stage(value, n_stages, name, check=None):
+    """One value per pretraining stage from a scalar or a list.
+
+    Parameters
+    ----------
+    value : scalar or sequence
+        A scalar applies to every stage; a sequence must hold ``n_stages``.
+    n_stages : int
+    name : str
+        Used in error messages.
+    check : callable, optional
+        ``check(value, name) -> value`` applied to each entry
+        (default: the check in :data:`PER_STAGE` for ``name``, if any).
+
+    Returns
+    -------
+    list of length n_stages
+    """
+    check = check or PER_STAGE.get(name)
+    values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * n_stages
+    if len(values) != n_stages:
+        raise ValueError(f"{name} must be a single value or a list of {n_stages} (one per "
+                         f"pretraining stage), got {list(values)!r}")
+    if check is not None:
+        values = [check(item, f"{name}[{index}]") for index, item in enumerate(values)]
+    return [item.item() if isinstance(item, np.generic) else item for item in values]
+
+
+def _inner_output(code_activation, inner_output_activation):
+    """Decoder activation of a stage whose data are ``code_activation`` outputs."""
+    if inner_output_activation is not None:
+        return get_activation(inner_output_activation).name
+    return "sigmoid" if code_activation == "sigmoid" else "identity"
+
+
+@dataclass
+class Stage:
+    """One greedy pretraining stage and its training record.
+
+    Attributes
+    ----------
+    network : Network
+        The stage autoencoder ``n_in -> n_hidden -> n_in``.
+    sizes : list of int
+        ``[n_in, n_hidden, n_in]``.
+    activations : list of str
+        Hidden and output activation names.
+    settings : dict
+        ``sparsity_param``, ``lambda_``, ``beta``, ``max_iter`` of the stage.
+    n_iter : int
+    cost : float
+        Final cost of the stage.
+    loss_curve, time_curve : list of float
+        Cost after each L-BFGS iteration and seconds since the stage started.
+    time : float
+        Seconds spent training the stage (encoding its output included).
+    """
+
+    network: Network
+    sizes: list
+    activations: list
+    settings: dict
+    n_iter: int = 0
+    cost: float = float("nan")
+    loss_curve: list = field(default_factory=list)
+    time_curve: list = field(default_factory=list)
+    time: float = 0.0
+
+    def summary(self):
+        """The record without the network, as a JSON-serialisable dict."""
+        return {"sizes": list(self.sizes), "activations": list(self.activations),
+                "settings": dict(self.settings), "n_iter": int(self.n_iter),
+                "cost": float(self.cost), "loss_curve": [float(v) for v in self.loss_curve],
+                "time_curve": [float(v) for v in self.time_curve], "time": float(self.time)}
+
+
+def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigmoid",
+                   sparsity_param=0.01, lambda_=1e-4, beta=3.0, max_iter=400, tol=1e-9,
+                   inner_output_activation=None, backend=None, dtype="float64",
+                   random_state=None, verbose=False):
+    """Greedy layer-wise pretraining of the encoder half of a symmetric stack.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Training samples (e.g. patches normalised to [0.1, 0.9]).
+    hidden_size : sequence of int
+        Symmetric, odd length: ``[200, 50, 200]`` gives stages
+        ``V -> 200 -> V`` and ``200 -> 50 -> 200``.
+    activation : str or list of str, default='sigmoid'
+        Hidden activation, or one per stage.
+    output_activation : str, default='sigmoid'
+        Decoder activation of stage 1 (``'identity'``: linear decoder).
+    sparsity_param, lambda_, beta : float or list of float
+        SPEC's ``rho``, ``lambda``, ``beta``: one value or one per stage.
+    max_iter : int or list of int, default=400
+        L-BFGS iterations, one value or one per stage.
+    tol : float, default=1e-9
+    inner_output_activation : str, optional
+        Decoder activation of stages 2.. (default: sigmoid after sigmoid
+        codes, identity after ReLU codes; see the module notes).
+    backend, dtype
+        See :class:`~nnlite.network.Network`.
+    random_state : None, int or Generator
+        One generator draws every stage's seed, so a seed fixes the stack.
+    verbose : bool or int
+        Stage headers and L-BFGS progress on stderr.
+
+    Returns
+    -------
+    list of Stage
+        ``k`` stages; ``stage.network.forward(codes, stop=1)`` encodes.
+    """
+    X = check_data(X, name="X")
+    sizes = encoder_sizes(hidden_size)
+    n_stages = len(sizes)
+    activations = [get_activation(name).name
+                   for name in per_stage(activation, n_stages, "activation", lambda v, _: v)]
+    settings = {name: per_stage(value, n_stages, name) for name, value in
+                (("sparsity_param", sparsity_param), ("lambda_", lambda_), ("beta", beta),
+                 ("max_iter", max_iter))}
+    settings["max_iter"] = [check_positive_int(v, "max_iter") for v in settings["max_iter"]]
+    rng = check_random_state(random_state)
+    seeds = rng.integers(0, 2**63 - 1, size=n_stages)
+    stages, data = [], X
+    for index, n_hidden in enumerate(sizes):
+        start = time.perf_counter()
+        decoder = (output_activation if index == 0
+                   else _inner_output(activations[index - 1], inner_output_activation))
+        chosen = {name: values[index] for name, values in settings.items()}
+        network = build_autoencoder(data.shape[1], n_hidden, activation=activations[index],
+                                    output_activation=decoder, lambda_=chosen["lambda_"],
+                                    sparsity_param=chosen["sparsity_param"],
+                                    beta=chosen["beta"], backend=backend, dtype=dtype)
+        network.initialize(np.random.default_rng(seeds[index]))
+        if verbose:
+            print(f"stage {index + 1}/{n_stages}: {network.sizes} ({network.activation_names})",
+                  file=sys.stderr, flush=True)
+        result = LBFGS(max_iter=chosen["max_iter"], tol=tol,
+                       verbose=verbose).minimize(network.objective(data), network.theta)
+        network.set_theta(result.theta)
+        if index + 1 < n_stages:
+            data = network.forward(data, stop=1)
+        stages.append(Stage(network=network, sizes=network.sizes,
+                            activations=network.activation_names, settings=chosen,
+                            n_iter=result.n_iter, cost=result.cost,
+                            loss_curve=list(result.loss_curve), time_curve=list(result.time_curve),
+                            time=time.perf_counter() - start))
+    return stages
+
+
+def unroll(stages, lambda_=1e-4, sparsity_param=0.01, beta=3.0, backend=None, dtype=None):
+    """Assemble pretrained stages into one deep autoencoder.
+
+    Parameters
+    ----------
+    stages : list of Stage or list of Network
+        Stage ``i`` maps ``h(i-1) -> h(i) -> h(i-1)`` (``h(0)`` = visible).
+    lambda_, sparsity_param, beta : float
+        The deep network's cost (sparsity on every hidden layer).
+    backend, dtype : optional
+        Default: those of the first stage.
+
+    Returns
+    -------
+    Network
+        ``V -> h1 -> ... -> hk -> ... -> h1 -> V`` with encoder ``i`` in layer
+        ``i`` and decoder ``i`` in layer ``2k - 1 - i`` (0-based); hidden
+        layers mirror the encoders' activations, the output layer keeps stage
+        1's decoder activation.
+    """
+    networks = [stage.network if isinstance(stage, Stage) else stage for stage in stages]
+    if not networks:
+        raise ValueError("unroll needs at least one pretrained stage, got none")
+    for index, network in enumerate(networks):
+        if not isinstance(network, Network) or len(network.layers) != 2:
+            raise ValueError(f"stage {index + 1} must be a one-hidden-layer Network, got {network!r}")
+        n_in, n_hidden, n_out = network.sizes
+        expected = networks[index - 1].sizes[1] if index else n_in
+        if n_out != n_in or n_in != expected:
+            raise ValueError(f"stage {index + 1} has sizes {network.sizes}; it must map "
+                             f"{expected} -> hidden -> {expected}")
+    encoders = [network.sizes[1] for network in networks]
+    hidden_activations = [network.activation_names[0] for network in networks]
+    first = networks[0]
+    deep = build_autoencoder(first.sizes[0], encoders + encoders[-2::-1],
+                             activation=hidden_activations + hidden_activations[-2::-1],
+                             output_activation=first.activation_names[1], lambda_=lambda_,
+                             sparsity_param=sparsity_param, beta=beta,
+                             backend=backend or first.backend.name,
+                             dtype=dtype or first.dtype.name)
+    last = len(deep.layers) - 1
+    for index, network in enumerate(networks):
+        encoder, decoder = network.layers
+        deep.layers[index].W = encoder.W
+        deep.layers[index].b = encoder.b
+        deep.layers[last - index].W = decoder.W
+        deep.layers[last - index].b = decoder.b
+    return deep
+
+
+@register_model
+class StackedAutoencoder(SparseAutoencoder):
+    """Deep symmetric sparse autoencoder: greedy pretraining, unrolling, fine-tuning.
+
+    Parameters
+    ----------
+    hidden_size : sequence of int, default=(200, 50, 200)
+        Symmetric, odd number of hidden layers (``[400, 100, 25, 100, 400]``).
+    activation : str or list of str, default='sigmoid'
+        Hidden activation, or one per pretraining stage (the unrolled network
+        mirrors them).
+    output_activation : str, default='sigmoid'
+        Output activation of stage 1 and of the deep network.
+    sparsity_param, lambda_, beta : float or list of float
+        ``rho``, ``lambda``, ``beta``: one value, or one per pretraining stage
+        (``(len(hidden_size) + 1) // 2`` stages).  Fine-tuning uses the first
+        stage's values (the stage that, like the deep network, reconstructs
+        the data).
+    pretrain_iter : int or list of int, default=400
+        L-BFGS iterations per stage.
+    finetune_iter : int, default=400
+        L-BFGS iterations on the deep network; ``0`` keeps the unrolled stack
+        as it is (only with ``pretrain=True``).
+    pretrain : bool, default=True
+        False trains the deep network from SPEC's random initialisation for
+        ``finetune_iter`` iterations (to see what pretraining buys).
+    tol, backend, dtype, random_state, verbose
+        As for :class:`~nnlite.estimator.SparseAutoencoder`; one generator
+        seeds every stage and the random initialisation.
+    inner_output_activation : str, optional
+        Decoder activation of the inner stages (see the module notes).
+
+    Attributes
+    ----------
+    network_ : Network
+        The deep network; ``transform`` gives the middle layer,
+        ``encode(X, layer=k)`` any hidden layer ``k`` (1 = first).
+    stage_results_ : list of dict
+        Per stage: ``sizes``, ``activations``, ``settings``, ``n_iter``,
+        ``cost``, ``loss_curve``, ``time_curve``, ``time`` (empty without
+        pretraining).
+    pretrain_networks_ : list of Network
+        The stage networks (not stored by :meth:`save`).
+    loss_curve_, time_curve_, n_iter_, cost_ : fine-tuning record
+        ``loss_curve_[0]`` is the cost of the unrolled stack.
+    pretrained_reconstruction_error_ : float
+        Reconstruction error of the unrolled stack before fine-tuning (NaN
+        without pretraining).
+    training_time_, pretraining_time_, finetuning_time_ : float
+        Seconds: total, greedy stages plus unrolling, fine-tuning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnlite.stacked import StackedAutoencoder
+    >>> X = np.random.default_rng(0).uniform(0.1, 0.9, size=(200, 16))
+    >>> model = StackedAutoencoder([8, 4, 8], pretrain_iter=10, finetune_iter=10,
+    ...                            random_state=0).fit(X)
+    >>> model.transform(X).shape, model.encode(X, layer=1).shape
+    ((200, 4), (200, 8))
+    """
+
+    def __init__(self, hidden_size=(200, 50, 200), activation="sigmoid", output_activation="sigmoid",
+                 sparsity_param=0.01, lambda_=1e-4, beta=3.0, pretrain_iter=400, finetune_iter=400,
+                 pretrain=True, tol=1e-9, backend=None, dtype="float64", random_state=None,
+                 verbose=False, inner_output_activation=None):
+        self.hidden_size = hidden_size
+        self.activation = activation
+        self.output_activation = output_activation
+        self.sparsity_param = sparsity_param
+        self.lambda_ = lambda_
+        self.beta = beta
+        self.pretrain_iter = pretrain_iter
+        self.finetune_iter = finetune_iter
+        self.pretrain = pretrain
+        self.tol = tol
+        self.backend = backend
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.inner_output_activation = inner_output_activation
+
+    # ------------------------------------------------------------- building
+    def _plan(self):
+        """Validated per-stage settings: dict name -> list (one entry per stage)."""
+        n_stages = len(encoder_sizes(self.hidden_size))
+        plan = {name: per_stage(getattr(self, name), n_stages, name) for name in PER_STAGE}
+        plan["activation"] = [get_activation(name).name for name in
+                              per_stage(self.activation, n_stages, "activation", lambda v, _: v)]
+        return plan
+
+    def _build_network(self, n_features):
+        plan = self._plan()
+        hidden = plan["activation"]
+        return build_autoencoder(n_features, check_hidden_sizes(self.hidden_size),
+                                 activation=hidden + hidden[-2::-1],
+                                 output_activation=self.output_activation,
+                                 lambda_=plan["lambda_"][0], sparsity_param=plan["sparsity_param"][0],
+                                 beta=plan["beta"][0], backend=self.backend, dtype=self.dtype)
+
+    def _trainer(self):
+        return LBFGS(max_iter=self.finetune_iter, tol=self.tol, verbose=self.verbose)
+
+    def fit(self, X, y=None):
+        """Pretrain (unless ``pretrain=False``), unroll and fine-tune on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = check_data(X, name="X")
+        plan = self._plan()
+        if isinstance(self.finetune_iter, bool) or not isinstance(self.finetune_iter, (int, np.integer)) \
+                or self.finetune_iter < 0 or (self.finetune_iter == 0 and not self.pretrain):
+            raise ValueError(f"finetune_iter must be an integer >= 1 (>= 0 with pretrain=True), "
+                             f"got {self.finetune_iter!r}")
+        rng = check_random_state(self.random_state)
+        start = time.perf_counter()
+        stages = []
+        if self.pretrain:
+            stages = pretrain_stack(
+                X, self.hidden_size, activation=plan["activation"],
+                output_activation=self.output_activation, sparsity_param=plan["sparsity_param"],
+                lambda_=plan["lambda_"], beta=plan["beta"], max_iter=plan["pretrain_iter"],
+                tol=self.tol, inner_output_activation=self.inner_output_activation,
+                backend=self.backend, dtype=self.dtype, random_state=rng, verbose=self.verbose)
+            network = unroll(stages, lambda_=plan["lambda_"][0],
+                             sparsity_param=plan["sparsity_param"][0], beta=plan["beta"][0],
+                             backend=self.backend, dtype=self.dtype)
+        else:
+            network = self._build_network(X.shape[1])
+            network.initialize(rng)
+        pretraining_time = time.perf_counter() - start
+        if self.verbose:
+            print(f"fine-tuning {network.sizes}", file=sys.stderr, flush=True)
+        pretrained_error = (self._reconstruction_error(network, X) if self.pretrain
+                            else float("nan"))
+        objective = network.objective(X)  # evaluating it overwrites network.theta
+        if self.finetune_iter:
+            result = self._trainer().minimize(objective, network.theta)
+        else:
+            cost = float(objective(network.theta)[0])
+            result = TrainingResult(theta=network.theta.copy(), cost=cost, n_iter=0,
+                                    n_evaluations=1, loss_curve=[cost], time_curve=[0.0])
+        network.set_theta(result.theta)
+        self._set_fitted(network, result)
+        self.stage_results_ = [stage.summary() for stage in stages]
+        self.pretrain_networks_ = [stage.network for stage in stages]
+        self.pretrained_reconstruction_error_ = pretrained_error
+        self.pretraining_time_ = float(pretraining_time)
+        self.finetuning_time_ = float(result.wall_time)
+        self.training_time_ = float(time.perf_counter() - start)
+        return self
+
+    @staticmethod
+    def _reconstruction_error(network, X):
+        """Mean over rows of ``0.5 * ||h(x) - x||^2`` for ``network`` at its current theta."""
+        difference = network.forward(X) - X
+        return float(0.5 * np.einsum("ij,ij->", difference, difference) / X.shape[0])
+
+    # ------------------------------------------------------------ persistence
+    def _metadata(self):
+        check_is_fitted(self, "network_")
+        document = super()._metadata()
+        params = document["params"]
+        for name in ("activation", *PER_STAGE):
+            value = params[name]
+            if isinstance(value, (list, tuple, np.ndarray)):
+                params[name] = [item.item() if isinstance(item, np.generic) else item
+                                for item in value]
+            elif isinstance(value, np.generic):
+                params[name] = value.item()
+        document["stacked"] = {
+            "stages": self.stage_results_, "pretraining_time": self.pretraining_time_,
+            "finetuning_time": self.finetuning_time_,
+            "pretrained_reconstruction_error": self.pretrained_reconstruction_error_}
+        return document
+
+    @classmethod
+    def _from_metadata(cls, metadata, arrays):
+        model = super()._from_metadata(metadata, arrays)
+        stacked = metadata.get("stacked", {})
+        model.stage_results_ = list(stacked.get("stages", []))
+        model.pretrain_networks_ = []
+        model.pretraining_time_ = float(stacked.get("pretraining_time", 0.0))
+        model.finetuning_time_ = float(stacked.get("finetuning_time", 0.0))
+        model.pretrained_reconstruction_error_ = float(
+            stacked.get("pretrained_reconstruction_error", np.nan))
+        return model
