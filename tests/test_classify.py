@@ -1,0 +1,160 @@
+"""Tests of nnlite.classify: classifiers, hold-out, the study function and its table."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from nnlite.classify import (CLASSIFIER_NAMES, ResultTable, check_test_classes, make_classifier,
+                             run_classification, stratified_holdout)
+from nnlite.features import ConvolutionalFeatures, FeatureModel, train_feature_model
+
+FAST = {"random_forest": {"n_estimators": 10, "n_jobs": 1}, "logistic": {"max_iter": 200}}
+
+
+def synthetic_images(n=90, side=12, n_classes=3, seed=0):
+    """uint8 images whose class brightens one horizontal band of one channel."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % n_classes
+    images = rng.integers(0, 160, size=(n, side, side, 3))
+    band = side // n_classes
+    for k in range(n_classes):
+        images[labels == k, k * band:(k + 1) * band, :, k] += 90
+    return images.reshape(n, -1).astype(np.uint8), labels
+
+
+@pytest.mark.parametrize("name", CLASSIFIER_NAMES)
+def test_make_classifier_fits(name):
+    images, labels = synthetic_images()
+    model = make_classifier(name, random_state=0, **FAST.get(name, {}))
+    assert model.fit(images[:60] / 255.0, labels[:60]).predict(images[60:] / 255.0).shape == (30,)
+
+
+def test_make_classifier_rejects_unknown_name():
+    with pytest.raises(ValueError, match="unknown classifier 'svm'"):
+        make_classifier("svm")
+
+
+def test_stratified_holdout_is_disjoint_stratified_and_seeded():
+    labels = np.repeat(np.arange(4), 25)
+    train, test = stratified_holdout(labels, 20, random_state=3)
+    assert train.size == 80 and test.size == 20
+    assert np.intersect1d(train, test).size == 0
+    assert np.array_equal(np.bincount(labels[test]), [5, 5, 5, 5])
+    again = stratified_holdout(labels, 20, random_state=3)
+    assert np.array_equal(again[1], test)
+    with pytest.raises(ValueError, match="hold-out .* got 100"):
+        stratified_holdout(labels, 100)
+
+
+def test_test_classes_missing_from_training_are_refused():
+    check_test_classes([0, 1, 2], [2, 1])
+    with pytest.raises(ValueError, match=r"classes the training set lacks: \['frog'\]"):
+        check_test_classes([0, 1], [1, 2], class_names=["cat", "dog", "frog"])
+    images, labels = synthetic_images()
+    with pytest.raises(ValueError, match="lacks"):
+        run_classification(images[labels < 2], labels[labels < 2], images, labels, hidden=())
+
+
+def _study(**options):
+    images, labels = synthetic_images()
+    settings = dict(classifiers=("logistic", "knn"), hidden=(6,), strides=(4, 8), patch_size=4,
+                    num_patches=400, max_iter=15, classifier_options=FAST, random_state=0)
+    settings.update(options)
+    return run_classification(images[:60], labels[:60], images[60:], labels[60:], **settings)
+
+
+def test_run_classification_table_holds_every_feature_set_and_classifier():
+    lines = []
+    table = _study(progress=lines.append)
+    names = [row["features"] for row in table]
+    assert names == ["raw pixels"] * 2 + ["ae 6 s4"] * 2 + ["ae 6 s8"] * 2
+    assert [row["classifier"] for row in table] == ["logistic", "knn"] * 3
+    for row in table:
+        assert 0.0 <= row["accuracy"] <= 1.0
+        assert row["fit_time"] >= 0 and row["predict_time"] >= 0
+    assert table.rows[0]["n_features"] == 12 * 12 * 3
+    assert table.rows[2]["n_features"] == 3 * 3 * 6  # 3x3 positions at stride 4
+    assert table.rows[4]["n_features"] == 2 * 2 * 6
+    steps = [timing["step"] for timing in table.info["timings"]]
+    assert steps[:2] == ["raw pixels", "autoencoder ae 6"] and steps[-1] == "total"
+    assert table.info["models"][0]["hidden"] == [6]
+    assert any("accuracy" in line for line in lines)
+    # the signal is strong: learned features and raw pixels both beat chance (1/3) clearly
+    assert table.best()["accuracy"] > 0.6
+
+
+def test_json_and_csv_hold_what_the_table_shows(tmp_path):
+    table = _study(strides=(4,), pooling="sum", pool_grid=2)
+    document = json.loads(table.to_json(tmp_path / "results.json"))
+    assert document == json.loads((tmp_path / "results.json").read_text())
+    text = table.format()
+    assert len(text.splitlines()) == len(table) + 1
+    for row, stored in zip(table, document["results"]):
+        assert stored["features"] == row["features"] and stored["accuracy"] == row["accuracy"]
+        assert f"{row['accuracy']:.4f}" in text and row["features"] in text
+    rows = list(csv.DictReader(io.StringIO(table.to_csv(tmp_path / "table.csv"))))
+    assert [float(r["accuracy"]) for r in rows] == [row["accuracy"] for row in table]
+    assert document["feature_sets"][0]["pooling"] == "sum"
+    assert document["settings"]["n_test"] == 30
+
+
+def test_folds_protocol_reports_mean_and_sd():
+    images, labels = synthetic_images()
+    folds = [np.arange(0, 30), np.arange(30, 60)]
+    table = run_classification(images[:60], labels[:60], images[60:], labels[60:], hidden=(),
+                               classifiers=("knn",), folds=folds, random_state=0)
+    all_row, fold_row = table.rows
+    assert all_row["train_on"] == "all" and fold_row["train_on"] == "2 folds"
+    assert len(fold_row["fold_accuracies"]) == 2
+    assert fold_row["accuracy"] == pytest.approx(np.mean(fold_row["fold_accuracies"]))
+    assert fold_row["accuracy_sd"] == pytest.approx(np.std(fold_row["fold_accuracies"]))
+    assert "+-" in table.format()
+
+
+def test_deep_architecture_reports_each_feature_layer():
+    table = _study(hidden=(6, [8, 4, 8]), feature_layers=("middle", "first", "concat"), strides=(4,),
+                   classifiers=("logistic",), raw_pixels=False)
+    assert [row["features"] for row in table] == [
+        "ae 6 s4", "ae 8-4-8 s4", "ae 8-4-8 first s4", "ae 8-4-8 concat s4"]
+    assert [row["n_features"] for row in table] == [54, 36, 72, 108]
+    assert table.info["models"][1]["class"] == "StackedAutoencoder"
+
+
+def test_pretrained_model_is_used_and_study_is_seeded():
+    images, labels = synthetic_images()
+    model = train_feature_model(images[:60], 6, patch_size=4, num_patches=300, max_iter=10, random_state=1)
+    first = _study(hidden=(), models=[model], strides=(4,), raw_pixels=False)
+    second = _study(hidden=(), models=[model], strides=(4,), raw_pixels=False)
+    assert [row["accuracy"] for row in first] == [row["accuracy"] for row in second]
+    assert first.info["models"][0]["num_patches"] == 300
+
+
+def test_feature_model_round_trips_through_a_file(tmp_path):
+    images, _ = synthetic_images()
+    model = train_feature_model(images, 5, patch_size=4, num_patches=200, max_iter=5,
+                                normalization="zca", random_state=0)
+    assert model.network.activation_names == ["sigmoid", "identity"]
+    loaded = FeatureModel.load(model.save(tmp_path / "model.npz"))
+    assert loaded.patch_size == 4 and loaded.hidden == [5]
+    extract = [ConvolutionalFeatures(m.encoder, patch_size=4, stride=4, preprocessor=m.preprocessor)
+               for m in (model, loaded)]
+    np.testing.assert_allclose(extract[1].fit_transform(images[:3]), extract[0].fit_transform(images[:3]))
+
+
+def test_bad_study_options():
+    with pytest.raises(ValueError, match="unknown classifier 'tree'"):
+        _study(classifiers=("tree",))
+    with pytest.raises(ValueError, match="stride must be a positive integer, got 0"):
+        _study(strides=(0,))
+    with pytest.raises(ValueError, match="normalization 'white'"):
+        _study(normalization="white", raw_pixels=False)
+
+
+def test_result_table_best_and_empty_format():
+    table = ResultTable([{"features": "a", "classifier": "knn", "accuracy": 0.5},
+                         {"features": "b", "classifier": "knn", "accuracy": 0.7}])
+    assert table.best()["features"] == "b"
+    assert len(ResultTable().format().splitlines()) == 1
