@@ -9,7 +9,10 @@ image (a row in SPEC's layout) into one feature vector:
 2. the patches go through the *fitted* preprocessor the encoder was trained
    with (:class:`~nnlite.preprocessing.PatchNormalizer` or
    :class:`~nnlite.preprocessing.ZCAWhitening`; statistics of the training
-   patches, never of the image being encoded);
+   patches, never of the image being encoded).  SPEC's normalisation maps
+   each pixel on its own, so it is applied to the images before cutting
+   (the same numbers, computed once per pixel instead of once per
+   overlapping patch);
 3. one forward pass of the encoder, on its backend, gives the activations
    of the chosen hidden layer(s) for every position;
 4. the codes are either concatenated over all positions (``pooling='none'``,
@@ -33,8 +36,8 @@ from .data.strided import grid_patches, grid_shape, resolve_image_shape
 from .estimator import SparseAutoencoder, load_model
 from .layers.dense import Dense
 from .network import Network
-from .preprocessing import (default_output_activation, load_preprocessor, make_preprocessor,
-                            preprocessor_state)
+from .preprocessing import (PatchNormalizer, default_output_activation, load_preprocessor,
+                            make_preprocessor, preprocessor_state)
 from .stacked import StackedAutoencoder
 from .validation import check_hidden_sizes, check_random_state
 
@@ -278,9 +281,19 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
                 parts.append(block)
         return np.concatenate(parts, axis=1)
 
+    def _pixelwise_preprocessor(self):
+        """True when the preprocessor maps every pixel on its own (SPEC's normalisation).
+
+        Its result on a patch is then the patch of its result on the image,
+        so it runs once per image instead of once per overlapping patch.
+        """
+        return isinstance(self.preprocessor, PatchNormalizer) and not self.preprocessor.remove_mean
+
     def _encode_chunk(self, images):
+        if self.preprocessor is not None and self._pixelwise_preprocessor():
+            images = self.preprocessor.transform(images)
         patches, (n_rows, n_cols) = grid_patches(images, self.patch_size, self.stride, self.image_shape_)
-        if self.preprocessor is not None:
+        if self.preprocessor is not None and not self._pixelwise_preprocessor():
             patches = self.preprocessor.transform(patches)
         codes = self._codes(patches).reshape(images.shape[0], n_rows, n_cols, self.n_units_)
         return pool_codes(codes, self.pooling, self.pool_grid)

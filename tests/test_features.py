@@ -156,3 +156,16 @@ def test_bad_inputs():
         ConvolutionalFeatures(SparseAutoencoder(), patch_size=4).fit(images)
     with pytest.raises(ValueError, match="not fitted|NotFitted|instance is not fitted"):
         ConvolutionalFeatures(encoder, patch_size=4, preprocessor=StandardScaler()).fit(images)
+
+
+@pytest.mark.parametrize("remove_mean", [False, True])
+def test_patch_normalizer_applied_per_image_equals_per_patch(remove_mean):
+    from nnlite.preprocessing import PatchNormalizer
+
+    images = _images(4)
+    normalizer = PatchNormalizer(remove_mean=remove_mean).fit(grid_patches(images, 4, 2)[0])
+    encoder = _fitted_encoder()
+    extractor = ConvolutionalFeatures(encoder, patch_size=4, stride=1, preprocessor=normalizer).fit(images)
+    patches = normalizer.transform(grid_patches(images, 4, 1)[0])
+    expected = encoder.transform(patches).reshape(4, -1)
+    np.testing.assert_allclose(extractor.transform(images), expected, rtol=1e-12, atol=1e-15)

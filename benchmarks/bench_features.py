@@ -1,0 +1,199 @@
+"""Benchmark: convolutional feature extraction against the matrix product it is built on.
+
+For synthetic uint8 images (32x32x3 by default), an 8x8x3 -> H encoder and a
+fitted SPEC normaliser, it measures in one run:
+
+* ``extraction``  -- :class:`nnlite.features.ConvolutionalFeatures` end to
+  end (grid patches, normalisation, encoder, pooling), in patches/s;
+* ``matmul only`` -- the product ``(patches x 192) @ (192 x H)`` alone,
+  on matrices of the same sizes in the same chunks (a lower bound);
+* the ratio of the two, and how the extraction time splits between its
+  stages (measured on one chunk);
+* the peak memory of extracting features for ``--peak-images`` images
+  (50,000 by default) at stride 1 with 2x2 pooling: ``tracemalloc``'s peak
+  of the Python/numpy heap and the growth of the process's maximum resident
+  set size (measured in a fresh process).
+
+Run: ``python benchmarks/bench_features.py [--quick] [--json out.json]``.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from nnlite.autoencoder import build_autoencoder  # noqa: E402
+from nnlite.data.strided import grid_patches  # noqa: E402
+from nnlite.features import ConvolutionalFeatures, pool_codes  # noqa: E402
+from nnlite.preprocessing import PatchNormalizer  # noqa: E402
+
+
+def synthetic_images(n_images, side, seed=0):
+    """Smooth-ish random uint8 images, shape (n_images, side * side * 3)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n_images, side * side * 3), dtype=np.uint8)
+
+
+def make_extractor(images, hidden, patch_size, stride, pooling, memory_limit, dtype):
+    """A fitted extractor over a randomly initialised encoder and a fitted normaliser."""
+    network = build_autoencoder(patch_size * patch_size * 3, hidden, dtype=dtype)
+    network.initialize(0)
+    normalizer = PatchNormalizer().fit(grid_patches(images[:200], patch_size, patch_size)[0])
+    extractor = ConvolutionalFeatures(network, patch_size=patch_size, stride=stride, pooling=pooling,
+                                      preprocessor=normalizer, memory_limit=memory_limit)
+    return extractor.fit(images)
+
+
+def time_extraction(extractor, images, repeats):
+    """Best wall time of ``extractor.transform(images)`` over ``repeats`` runs."""
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        extractor.transform(images)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def time_matmul(n_patches, chunk_patches, width, hidden, dtype, repeats):
+    """Best time of the products ``(chunk x width) @ (width x hidden)`` covering ``n_patches`` rows."""
+    rng = np.random.default_rng(1)
+    block = rng.uniform(0.1, 0.9, size=(chunk_patches, width)).astype(dtype)
+    weights = rng.standard_normal((hidden, width)).astype(dtype)
+    out = np.empty((chunk_patches, hidden), dtype=dtype)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = 0
+        while done < n_patches:
+            rows = min(chunk_patches, n_patches - done)
+            np.matmul(block[:rows], weights.T, out=out[:rows])
+            done += rows
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def stage_times(extractor, images):
+    """Seconds of each stage of the extraction for one chunk of ``images``."""
+    chunk = images[:extractor.chunk_size_ or images.shape[0]]
+    times = {}
+    start = time.perf_counter()
+    if extractor._pixelwise_preprocessor():  # SPEC normalisation runs on the images
+        chunk_in = extractor.preprocessor.transform(chunk)
+        times["normalise"] = time.perf_counter() - start
+        start = time.perf_counter()
+        patches, grid = grid_patches(chunk_in, extractor.patch_size, extractor.stride)
+        times["grid patches"] = time.perf_counter() - start
+    else:
+        patches, grid = grid_patches(chunk, extractor.patch_size, extractor.stride)
+        times["grid patches"] = time.perf_counter() - start
+        start = time.perf_counter()
+        patches = extractor.preprocessor.transform(patches)
+        times["normalise"] = time.perf_counter() - start
+    start = time.perf_counter()
+    codes = extractor._codes(patches)
+    times["encode (product + sigmoid)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    pool_codes(codes.reshape(chunk.shape[0], grid[0], grid[1], -1), extractor.pooling, extractor.pool_grid)
+    times["pool"] = time.perf_counter() - start
+    return chunk.shape[0], times
+
+
+def peak_memory(n_images, side, hidden, memory_limit, dtype):
+    """Peak memory of stride-1, 2x2-sum-pooled extraction for ``n_images`` images.
+
+    Meant to run in a fresh process (see ``--peak-only``), so that the
+    growth of the maximum resident set size is this extraction's.
+    """
+    images = synthetic_images(n_images, side, seed=2)
+    extractor = make_extractor(images, hidden, 8, 1, "sum", memory_limit, dtype)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    start = time.perf_counter()
+    features = extractor.transform(images)
+    seconds = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"n_images": n_images, "image_bytes": int(images.nbytes), "feature_bytes": int(features.nbytes),
+            "n_patches": int(n_images * extractor.grid_[0] * extractor.grid_[1]),
+            "seconds": seconds, "chunk_size": extractor.chunk_size_, "memory_limit": memory_limit,
+            "tracemalloc_peak_bytes": int(peak), "maxrss_growth_bytes": int((rss_after - rss_before) * 1024)}
+
+
+def peak_memory_in_child(args):
+    """Run :func:`peak_memory` in a fresh interpreter and return its figures."""
+    command = [sys.executable, os.path.abspath(__file__), "--peak-only", "--peak-images", str(args.peak_images),
+               "--side", str(args.side), "--hidden", str(args.hidden), "--dtype", args.dtype,
+               "--memory-limit", str(args.memory_limit)]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=2000, help="images for the throughput run")
+    parser.add_argument("--side", type=int, default=32)
+    parser.add_argument("--hidden", type=int, default=75)
+    parser.add_argument("--strides", default="1,4", help="comma-separated strides for the throughput run")
+    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument("--memory-limit", type=int, default=256 * 2**20, help="bytes per chunk")
+    parser.add_argument("--peak-images", type=int, default=50000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for smoke tests")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--peak-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.peak_only:
+        print(json.dumps(peak_memory(args.peak_images, args.side, args.hidden, args.memory_limit, args.dtype)))
+        return 0
+    if args.quick:
+        args.images, args.peak_images, args.repeats = 100, 200, 1
+    images = synthetic_images(args.images, args.side)
+    report = {"settings": {key: value for key, value in vars(args).items() if key != "json"},
+              "throughput": []}
+    print(f"{args.images} images {args.side}x{args.side}x3, 8x8 patches, {args.hidden} hidden, {args.dtype}")
+    print(f"{'stride':>6} {'pooling':>7} {'patches':>10} {'extract s':>9} {'patches/s':>11} "
+          f"{'matmul s':>9} {'ratio':>6}")
+    for stride in (int(s) for s in args.strides.split(",")):
+        for pooling in ("none", "sum"):
+            extractor = make_extractor(images, args.hidden, 8, stride, pooling, args.memory_limit, args.dtype)
+            positions = extractor.grid_[0] * extractor.grid_[1]
+            n_patches = args.images * positions
+            chunk_patches = (extractor.chunk_size_ or args.images) * positions
+            extract = time_extraction(extractor, images, args.repeats)
+            matmul = time_matmul(n_patches, chunk_patches, 192, args.hidden, args.dtype, args.repeats)
+            row = {"stride": stride, "pooling": pooling, "n_patches": n_patches, "extraction_s": extract,
+                   "patches_per_s": n_patches / extract, "matmul_s": matmul, "ratio": extract / matmul,
+                   "chunk_images": extractor.chunk_size_}
+            report["throughput"].append(row)
+            print(f"{stride:>6} {pooling:>7} {n_patches:>10} {extract:>9.3f} {n_patches / extract:>11.3g} "
+                  f"{matmul:>9.3f} {extract / matmul:>6.1f}")
+    n_chunk, times = stage_times(make_extractor(images, args.hidden, 8, 1, "sum", args.memory_limit,
+                                                args.dtype), images)
+    report["stages_stride1_sum"] = {"chunk_images": n_chunk, "seconds": times}
+    print(f"stages, stride 1 + sum pooling, one chunk of {n_chunk} images: "
+          + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in times.items()))
+    peak = peak_memory_in_child(args)
+    report["peak_memory"] = peak
+    print(f"peak memory, {peak['n_images']} images at stride 1 with 2x2 sum pooling "
+          f"({peak['n_patches']} patches, {peak['seconds']:.1f} s, chunks of {peak['chunk_size']} images): "
+          f"tracemalloc peak {peak['tracemalloc_peak_bytes'] / 2**20:.0f} MiB, "
+          f"max RSS growth {peak['maxrss_growth_bytes'] / 2**20:.0f} MiB "
+          f"(images {peak['image_bytes'] / 2**20:.0f} MiB, features {peak['feature_bytes'] / 2**20:.0f} MiB, "
+          f"memory_limit {args.memory_limit / 2**20:.0f} MiB)")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
