@@ -159,3 +159,16 @@ def test_load_dataset_dispatches_to_stl10(stl_dir):
     np.testing.assert_array_equal(data.images, truth["test"][0])
     with pytest.raises(ValueError, match="image_size"):
         load_dataset("stl10", folder, image_size=(32, 32))
+
+
+def test_patch_sampler_reads_the_lazy_split_like_an_array(stl_dir):
+    from nnlite.data.patches import sample_patches_raw
+
+    folder, truth, _ = stl_dir
+    lazy = load_stl10(folder, "unlabeled").images
+    patches = sample_patches_raw(lazy, num_patches=300, patch_size=8, random_state=4)
+    expected = sample_patches_raw(truth["unlabeled"][0], num_patches=300, patch_size=8, random_state=4)
+    assert patches.dtype == np.uint8
+    np.testing.assert_array_equal(patches, expected)
+    with pytest.raises(ValueError, match="27648"):
+        stl_to_rows(np.zeros((2, 100), np.uint8))

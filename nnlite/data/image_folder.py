@@ -95,19 +95,21 @@ class _Progress:
     def __init__(self, total, label, enabled=True, interval=2.0, stream=None):
         self.total, self.label, self.enabled, self.interval = total, label, enabled, interval
         self.stream = sys.stderr if stream is None else stream
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
         self.start = self.last = time.perf_counter()
 
     def _write(self, done, end):
         percent = 100.0 * done / max(self.total, 1)
         elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r{self.label} {done:,}/{self.total:,} ({percent:.0f}%) {elapsed:.1f} s{end}")
+        start = "\r" if self.tty else ""
+        self.stream.write(f"{start}{self.label} {done:,}/{self.total:,} ({percent:.0f}%) {elapsed:.1f} s{end}")
         self.stream.flush()
 
     def update(self, done):
         now = time.perf_counter()
         if self.enabled and now - self.last >= self.interval:
             self.last = now
-            self._write(done, "" if getattr(self.stream, "isatty", lambda: False)() else "\n")
+            self._write(done, "" if self.tty else "\n")
 
     def close(self, done):
         if self.enabled:

@@ -37,9 +37,10 @@ def stl_to_rows(native):
         Row ``i`` reshapes with ``row.reshape(96, 96, 3)``.
     """
     native = np.asarray(native)
-    if native.ndim != 2 or native.shape[1] != IMAGE_BYTES:
-        native = native.reshape(-1, IMAGE_BYTES)
-    n = native.shape[0]
+    n = native.shape[0] if native.ndim else 0
+    if native.ndim < 2 or native.size != n * IMAGE_BYTES:
+        raise ValueError(f"STL-10 images must have shape (N, {IMAGE_BYTES}) or (N, 3, 96, 96), "
+                         f"got {native.shape}")
     planes = native.reshape(n, 3, 96, 96)
     return np.ascontiguousarray(planes.transpose(STL_TO_HWC)).reshape(n, IMAGE_BYTES)
 
