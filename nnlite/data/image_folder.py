@@ -102,7 +102,8 @@ class _Progress:
         percent = 100.0 * done / max(self.total, 1)
         elapsed = time.perf_counter() - self.start
         start = "\r" if self.tty else ""
-        self.stream.write(f"{start}{self.label} {done:,}/{self.total:,} ({percent:.0f}%) {elapsed:.1f} s{end}")
+        self.stream.write(f"{start}{self.label} {done:,}/{self.total:,} ({percent:.0f}%) "
+                          f"{elapsed:.1f} s{end}")
         self.stream.flush()
 
     def update(self, done):
@@ -124,7 +125,8 @@ def _decode(path, image_size):
         with Image.open(path) as image:
             image = image.convert("RGB") if image.mode != "RGB" else image
             if image_size is not None and image.size != (image_size[1], image_size[0]):
-                image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+                bilinear = getattr(Image, "Resampling", Image).BILINEAR  # Pillow < 9.1 lacks Resampling
+                image = image.resize((image_size[1], image_size[0]), bilinear)
             return np.asarray(image, dtype=np.uint8)
     except OSError as error:  # PIL.UnidentifiedImageError and truncated files
         raise ValueError(f"cannot decode image {path!r}: {error}") from None
