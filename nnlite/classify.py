@@ -274,7 +274,7 @@ def run_classification(train_images, train_labels, test_images, test_labels, ima
                        patch_size=8, num_patches=10000, normalization="spec", max_iter=400,
                        autoencoder_options=None, classifier_options=None, folds=None,
                        memory_limit=256 * 2**20, feature_dtype="float32", class_names=None,
-                       random_state=0, progress=None):
+                       patch_images=None, random_state=0, progress=None):
     """Raw pixels vs learned features under several scikit-learn classifiers.
 
     Parameters
@@ -314,6 +314,9 @@ def run_classification(train_images, train_labels, test_images, test_labels, ima
         Precision of the feature matrices.
     class_names : list of str, optional
         For messages.
+    patch_images : ndarray of shape (n, h * w * c), optional
+        Unlabeled images to sample the autoencoders' patches from (e.g.
+        STL-10's unlabeled split); default: the training images.
     random_state : int, optional
         Seeds patch sampling, autoencoders and classifiers.
     progress : callable, optional
@@ -323,7 +326,8 @@ def run_classification(train_images, train_labels, test_images, test_labels, ima
     -------
     ResultTable
         One row per feature set x classifier x protocol; ``info`` holds the
-        models, feature sets, timings and settings.
+        models, feature sets, timings and settings; ``models`` the
+        :class:`~nnlite.features.FeatureModel` objects used.
     """
     train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
     check_test_classes(train_labels, test_labels, class_names)
@@ -352,8 +356,9 @@ def run_classification(train_images, train_labels, test_images, test_labels, ima
 
     models = list(models)
     for sizes in _architectures(hidden):
-        study.say(f"training autoencoder {sizes} on {num_patches} patches of the training images")
-        model = train_feature_model(train_images, sizes, image_shape=image_shape, patch_size=patch_size,
+        study.say(f"training autoencoder {sizes} on {num_patches} patches of the "
+                  f"{'training' if patch_images is None else 'unlabeled'} images")
+        model = train_feature_model(train_images if patch_images is None else patch_images, sizes, image_shape=image_shape, patch_size=patch_size,
                                     num_patches=num_patches, normalization=normalization,
                                     max_iter=max_iter, random_state=study.seed(),
                                     **dict(autoencoder_options or {}))
@@ -392,4 +397,5 @@ def run_classification(train_images, train_labels, test_images, test_labels, ima
                 study.evaluate(name, train_x, test_x, info)
                 del train_x, test_x
     table.info["timings"].append({"step": "total", "seconds": _clock() - start_all})
+    table.models = models
     return table

@@ -405,7 +405,7 @@ class FeatureModel:
 
     @classmethod
     def load(cls, path, channels=3):
-        """Read a model file written by :meth:`save` or ``nnlite train``.
+        """Read a model file written by :meth:`save` or by ``nnlite train``.
 
         Parameters
         ----------
@@ -421,7 +421,7 @@ class FeatureModel:
         metadata = extras["metadata"]
         preprocessor = (load_preprocessor(metadata["preprocessor"], extras["arrays"])
                         if metadata.get("preprocessor") else None)
-        patch_size = metadata.get("patch_size")
+        patch_size = metadata.get("patch_size", metadata.get("data", {}).get("patch_size"))
         if patch_size is None:
             patch_size = int(round(np.sqrt(encoder.n_features_in_ / channels)))
             if patch_size * patch_size * channels != encoder.n_features_in_:

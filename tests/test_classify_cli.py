@@ -1,0 +1,113 @@
+"""End-to-end tests of ``nnlite classify`` on tiny image folders written by the tests."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nnlite.cli import main
+from nnlite.cli.classify import parse_feature_layers, parse_holdout, parse_settings, parse_strides
+
+from test_classify import synthetic_images  # tests/ is on sys.path (pytest rootdir-relative import)
+
+CLASSES = ("apple", "boat", "cloud")
+FAST = ["--patch-size", "4", "--patches", "300", "--iterations", "10", "--seed", "0", "--quiet",
+        "--set", "logistic.max_iter=200"]
+
+
+def write_folder(root, n=60, seed=0, classes=CLASSES):
+    """A ``root/<class>/<k>.png`` tree of 12x12 RGB images with a class-dependent band."""
+    images, labels = synthetic_images(n, seed=seed)
+    for k, (image, label) in enumerate(zip(images, labels)):
+        if CLASSES[label] not in classes:
+            continue
+        folder = os.path.join(root, CLASSES[label])
+        os.makedirs(folder, exist_ok=True)
+        Image.fromarray(image.reshape(12, 12, 3)).save(os.path.join(folder, f"{k:03d}.png"))
+    return str(root)
+
+
+def test_classify_end_to_end_with_holdout(tmp_path, capsys):
+    root = write_folder(tmp_path / "train")
+    out, json_path = tmp_path / "out", tmp_path / "run.json"
+    status = main(["classify", "folder", root, "--holdout", "15", "--classifiers", "logistic,knn",
+                   "--strides", "4,8", "--output", str(out), "--json", str(json_path)] + FAST)
+    assert status == 0
+    printed = capsys.readouterr().out.splitlines()
+    document = json.loads(json_path.read_text())
+    assert document == json.loads((out / "results.json").read_text())
+    rows = document["results"]
+    assert [(row["features"], row["classifier"]) for row in rows] == [
+        (name, classifier) for name in ("raw pixels", "ae 75 s4", "ae 75 s8")
+        for classifier in ("logistic", "knn")]
+    # every table line on stdout shows a row of the JSON, with the same accuracy
+    assert len(printed) == 1 + len(rows) + 1
+    for line, row in zip(printed[1:], rows):
+        assert line.startswith(row["features"]) and f"{row['accuracy']:.4f}" in line
+    assert printed[-1].startswith("best:")
+    data = document["data"]
+    assert data["test"] == "stratified hold-out" and data["n_holdout"] == 15
+    assert document["settings"]["n_test"] == 15 and document["settings"]["n_train"] == 45
+    assert document["arguments"]["strides"] == "4,8"
+    with open(out / "table.csv", newline="") as handle:
+        assert [float(r["accuracy"]) for r in csv.DictReader(handle)] == [row["accuracy"] for row in rows]
+    assert (out / "accuracy.png").stat().st_size > 0
+    assert document["files"]["models"] == [str(out / "model-75.npz")]
+
+
+def test_classify_separate_test_folder_and_trained_model(tmp_path, capsys):
+    train_root = write_folder(tmp_path / "train")
+    test_root = write_folder(tmp_path / "test", n=30, seed=5, classes=("boat", "cloud"))
+    model_dir = tmp_path / "model"
+    assert main(["train", "folder", train_root, "--output", str(model_dir), "--hidden", "5",
+                 "--patch-size", "4", "--patches", "200", "--iterations", "5", "--quiet"]) == 0
+    capsys.readouterr()
+    json_path = tmp_path / "run.json"
+    assert main(["classify", "folder", train_root, "--test-data", test_root, "--model",
+                 str(model_dir / "model.npz"), "--classifiers", "knn", "--no-raw",
+                 "--pooling", "mean", "--json", str(json_path)] + FAST) == 0
+    document = json.loads(json_path.read_text())
+    assert document["data"]["test"] == "separate"
+    assert document["settings"]["n_test"] == 20 and document["settings"]["n_train"] == 60
+    assert [row["features"] for row in document["results"]] == ["ae 5 s4 mean2x2"]
+    assert document["models"][0]["source"].endswith("model.npz")
+
+
+def test_classify_refuses_test_classes_missing_from_training(tmp_path, capsys):
+    train_root = write_folder(tmp_path / "train", classes=("apple", "boat"))
+    test_root = write_folder(tmp_path / "test", n=30, seed=5)
+    status = main(["classify", "folder", train_root, "--test-data", test_root] + FAST)
+    assert status == 2
+    assert "classes the training set lacks: ['cloud']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--strides", "0"], "--strides must be positive integers, got '0'"),
+    (["--strides", "13"], "stride 13 is larger than the 12x12 image"),
+    (["--classifiers", "svm"], "unknown classifier 'svm'"),
+    (["--holdout", "-3"], "--holdout must be a positive integer or a fraction"),
+    (["--feature-layer", "last"], "--feature-layer must be middle, first, concat or a number, got 'last'"),
+    (["--hidden", "10,5"], "must be symmetric"),
+    (["--pool-grid", "0"], "--pool-grid must be >= 1, got 0"),
+    (["--patch-split", "train"], "would let the autoencoder see test images"),
+])
+def test_classify_bad_arguments(tmp_path, capsys, arguments, message):
+    root = write_folder(tmp_path / "train", n=30)
+    status = main(["classify", "folder", root, "--holdout", "9", "--classifiers", "knn"] + arguments + FAST)
+    assert status == 2
+    assert message in capsys.readouterr().err
+
+
+def test_parsers():
+    assert parse_strides("1, 2,4") == [1, 2, 4]
+    assert parse_feature_layers("middle,first,concat,2") == ["middle", "first", "concat", 2]
+    assert parse_settings(["logistic.C=0.5", "knn.weights=distance"]) == {
+        "logistic": {"C": 0.5}, "knn": {"weights": "distance"}}
+    assert parse_holdout("10000") == 10000 and parse_holdout("0.25") == 0.25
+    with pytest.raises(ValueError, match="NAME.PARAM=VALUE"):
+        parse_settings(["C=1"])
+    with pytest.raises(ValueError, match="--holdout"):
+        parse_holdout("1.5")
