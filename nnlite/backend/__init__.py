@@ -15,6 +15,8 @@ from .numpy_backend import NumpyBackend
 #: Backend name -> "module:ClassName", imported only when asked for.
 BACKENDS = {
     "numpy": "nnlite.backend.numpy_backend:NumpyBackend",
+    "cupy": "nnlite.backend.cupy_backend:CupyBackend",
+    "cudamat": "nnlite.backend.cudamat_backend:CudamatBackend",
 }
 
 ENV_VARIABLE = "NNLITE_BACKEND"
