@@ -40,8 +40,13 @@ def _params(spec):
 
 
 def kernel_bodies(device=""):
-    """C++ template functions, one per fused kernel, with CuPy's parameter kinds."""
-    lines = ["#include <cmath>", "using std::exp; using std::log;"]
+    """C++ template functions, one per fused kernel, with CuPy's parameter kinds.
+
+    For the device (``device='__device__'``) nothing is included, as under
+    NVRTC, where CUDA's own float/double overloads of ``exp`` and ``log`` apply;
+    on the host the same overloads come from ``<cmath>``.
+    """
+    lines = [] if device else ["#include <cmath>", "using std::exp; using std::log;"]
     for name, (in_params, out_params, operation) in KERNELS.items():
         params = [f"const T &{n}" for _, n in _params(in_params)]
         params += [f"T &{n}" for _, n in _params(out_params)]
