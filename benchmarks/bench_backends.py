@@ -1,0 +1,428 @@
+"""Time one cost+gradient evaluation of the sparse autoencoder on every available backend.
+
+For each training-set size N and hidden size H (visible size 192, SPEC's
+penalties) the script times ``Network.objective(X)(theta)`` -- theta in, cost
+and gradient out, data already on the backend -- for numpy float64 and
+float32 and, where they can run, CuPy float64/float32 (also with the proposed
+fused ``linear_activate`` hook, labelled ``cupy+hook``) and CUDAMat.  Speed-ups
+are against numpy float64 measured in the same run.
+
+On a GPU it also times the five matrix products of one evaluation alone
+(``X W1^T``, ``A1 W2^T``, ``D2^T A1``, ``D2 W2``, ``D1^T X``: the floor an
+evaluation cannot beat) and a full L-BFGS training with CuPy.  ``--plot``
+draws time per evaluation against N for CPU and GPU.
+
+Data: 8x8x3 patches of scikit-learn's two bundled photographs, normalised per
+channel to [0.1, 0.9] (no download).
+
+Usage::
+
+    python benchmarks/bench_backends.py                      # N in {1e4, 1e5}, H in {75, 400}
+    python benchmarks/bench_backends.py --quick              # small sizes, seconds (smoke test)
+    python benchmarks/bench_backends.py --json out.json --plot out.png
+"""
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, ROOT)
+
+from nnlite.autoencoder import build_autoencoder  # noqa: E402
+from nnlite.backend.cupy_backend import cupy_unavailable_reason  # noqa: E402
+from nnlite.layers.dense import Dense  # noqa: E402
+from nnlite.optim.lbfgs import LBFGS  # noqa: E402
+
+VISIBLE = 192
+REFERENCE = ("numpy", "float64")
+
+
+# ---------------------------------------------------------------- the machine
+def cpu_model():
+    """The CPU model name from /proc/cpuinfo (or platform's guess)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_name():
+    """Name of numpy's BLAS, as numpy reports it."""
+    try:
+        return np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
+    except (AttributeError, KeyError, TypeError):
+        return "unknown"
+
+
+def gpu_description():
+    """GPU name, memory and library versions through CuPy, or None without one."""
+    if cupy_unavailable_reason() is not None:
+        return None
+    import cupy
+
+    properties = cupy.cuda.runtime.getDeviceProperties(0)
+    name = properties["name"]
+    return {"name": name.decode() if isinstance(name, bytes) else str(name),
+            "memory_gib": round(properties["totalGlobalMem"] / 2 ** 30, 1),
+            "cupy": cupy.__version__,
+            "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion(),
+            "cuda_driver": cupy.cuda.runtime.driverGetVersion()}
+
+
+def blas_threads():
+    """Threads numpy's BLAS uses now (threadpoolctl), or None when unknown."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
+def machine_description():
+    """What the timings were measured on."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": affinity,
+            "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
+            "blas_threads": blas_threads(), "platform": platform.platform(),
+            "gpu": gpu_description(),
+            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+
+
+def limit_blas_threads(threads):
+    """Limit numpy's BLAS to ``threads`` threads for the rest of the run (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return "threadpoolctl is not installed: BLAS threads not limited (pip install nnlite[bench])"
+    threadpool_limits(limits=threads, user_api="blas")
+    return f"numpy's BLAS limited to {threads} thread(s)"
+
+
+def cudamat_unavailable_reason():
+    """Why the CUDAMat backend cannot run here, or None."""
+    try:
+        import cudamat  # noqa: F401
+    except (ImportError, OSError) as error:
+        return f"CUDAMat is not installed ({error})"
+    return None
+
+
+# ------------------------------------------------------------------- the data
+def sample_patches(n_samples, seed=0):
+    """``n_samples`` 8x8x3 patches (rows, SPEC layout) normalised per channel to [0.1, 0.9]."""
+    rng = np.random.default_rng(seed)
+    try:
+        from sklearn.datasets import load_sample_images
+
+        images = np.stack(load_sample_images().images)
+    except Exception:  # pragma: no cover - scikit-learn ships the photos
+        return rng.uniform(0.1, 0.9, (n_samples, VISIBLE))
+    which = rng.integers(0, images.shape[0], n_samples)
+    top = rng.integers(0, images.shape[1] - 7, n_samples)
+    left = rng.integers(0, images.shape[2] - 7, n_samples)
+    offsets = np.arange(8)
+    patches = images[which[:, None, None], top[:, None, None] + offsets[None, :, None],
+                     left[:, None, None] + offsets[None, None, :]]
+    pixels = patches.reshape(n_samples, 64, 3).astype(np.float64)
+    mean, spread = pixels.mean(axis=(0, 1)), 3.0 * pixels.std(axis=(0, 1))
+    pixels = np.clip(pixels, mean - spread, mean + spread)
+    return ((pixels - (mean - spread)) / (2.0 * spread) * 0.8 + 0.1).reshape(n_samples, VISIBLE)
+
+
+# ----------------------------------------------------------------- the timing
+@contextlib.contextmanager
+def fused_forward_hook():
+    """Make ``Dense.forward`` call ``backend.linear_activate`` where a backend has it.
+
+    This is the core change proposed for the fused bias+activation kernel.
+    """
+    original = Dense.forward
+
+    def forward(self, backend, inputs, weights, bias, out):
+        hook = getattr(backend, "linear_activate", None)
+        if hook is None:
+            return original(self, backend, inputs, weights, bias, out)
+        return hook(inputs, weights, bias, self.activation.name, out)
+
+    Dense.forward = forward
+    try:
+        yield
+    finally:
+        Dense.forward = original
+
+
+def release_memory():
+    """Free what the previous configuration left (host and, where used, GPU pools)."""
+    gc.collect()
+    if "cupy" in sys.modules:
+        sys.modules["cupy"].get_default_memory_pool().free_all_blocks()
+
+
+def repeat(function, min_repeats, min_time, max_repeats=200):
+    """Call ``function`` (after one warm-up call) until both limits are met; seconds per call."""
+    function()
+    times, start = [], time.perf_counter()
+    while len(times) < min_repeats or (time.perf_counter() - start < min_time
+                                       and len(times) < max_repeats):
+        begin = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - begin)
+    return times
+
+
+def time_evaluation(label, data, hidden, args):
+    """Seconds per cost+gradient evaluation for one backend configuration."""
+    backend, dtype = label
+    hook = backend.endswith("+hook")
+    name = backend.replace("+hook", "")
+    net = build_autoencoder(VISIBLE, hidden, backend=name, dtype=dtype)
+    net.initialize(0)
+    fun = net.objective(data)
+    with fused_forward_hook() if hook else contextlib.nullcontext():
+        times = repeat(lambda: fun(net.theta), args.repeats, args.min_time)
+    del net, fun
+    release_memory()
+    return times
+
+
+def time_gemms(n_samples, hidden, dtype, args):
+    """Seconds for the five GEMMs of one evaluation alone on the GPU (CuPy)."""
+    import cupy
+
+    cupy.random.seed(0)
+
+    def matrix(*shape):
+        return cupy.random.rand(*shape).astype(dtype)
+
+    x, w1, w2 = matrix(n_samples, VISIBLE), matrix(hidden, VISIBLE), matrix(VISIBLE, hidden)
+    a1, a2, d2, d1 = (matrix(n_samples, hidden), matrix(n_samples, VISIBLE),
+                      matrix(n_samples, VISIBLE), matrix(n_samples, hidden))
+    g1, g2 = matrix(hidden, VISIBLE), matrix(VISIBLE, hidden)
+    device = cupy.cuda.Device()
+
+    def gemms():
+        cupy.dot(x, w1.T, out=a1)
+        cupy.dot(a1, w2.T, out=a2)
+        cupy.dot(d2.T, a1, out=g2)
+        cupy.dot(d2, w2, out=d1)
+        cupy.dot(d1.T, x, out=g1)
+        device.synchronize()
+
+    times = repeat(gemms, max(args.repeats, 10), args.min_time)
+    del x, w1, w2, a1, a2, d2, d1, g1, g2
+    release_memory()
+    return times
+
+
+def train(data, hidden, dtype, max_iter):
+    """A full L-BFGS training with CuPy; returns its figures."""
+    net = build_autoencoder(VISIBLE, hidden, backend="cupy", dtype=dtype)
+    net.initialize(0)
+    start = time.perf_counter()
+    fun = net.objective(data)
+    copy_time = time.perf_counter() - start
+    fun(net.theta)  # compile the kernels before the clock starts
+    result = LBFGS(max_iter=max_iter, tol=0.0, gtol=0.0).minimize(fun, net.theta)
+    figures = {"backend": "cupy", "dtype": dtype, "n_samples": data.shape[0], "hidden": hidden,
+               "max_iter": max_iter, "n_iter": result.n_iter,
+               "n_evaluations": result.n_evaluations, "wall_time": result.wall_time,
+               "seconds_per_evaluation": result.wall_time / max(result.n_evaluations, 1),
+               "data_copy_seconds": copy_time, "cost": result.cost, "message": result.message}
+    del net, fun
+    release_memory()
+    return figures
+
+
+# ---------------------------------------------------------------- the report
+def configurations(args):
+    """(backend, dtype) pairs that can run here, and notes on those that cannot."""
+    configs, notes = [("numpy", "float64"), ("numpy", "float32")], []
+    gpu_reason = cupy_unavailable_reason()
+    if gpu_reason is None:
+        configs += [("cupy", "float64"), ("cupy", "float32"),
+                    ("cupy+hook", "float64"), ("cupy+hook", "float32")]
+    else:
+        notes.append(f"cupy skipped: {gpu_reason}")
+    cudamat_reason = cudamat_unavailable_reason()
+    if cudamat_reason is None:
+        configs.append(("cudamat", "float32"))
+    else:
+        notes.append(f"cudamat skipped: {cudamat_reason}")
+    wanted = set(args.backends.split(",")) if args.backends else None
+    if wanted:
+        configs = [c for c in configs if c[0].replace("+hook", "") in wanted or c == REFERENCE]
+    return configs, notes, gpu_reason is None
+
+
+def print_table(rows, stream=sys.stdout):
+    """The evaluation timings as a text table."""
+    header = f"{'N':>8} {'H':>5}  {'backend':<10} {'dtype':<8} {'ms/eval':>10} {'vs numpy f64':>13}"
+    print(header, file=stream)
+    print("-" * len(header), file=stream)
+    for row in rows:
+        print(f"{row['n_samples']:>8} {row['hidden']:>5}  {row['backend']:<10} {row['dtype']:<8} "
+              f"{1e3 * row['seconds']:>10.2f} {row['speedup_vs_numpy_float64']:>12.2f}x", file=stream)
+
+
+def plot(series, hidden, machine, path):
+    """Time per evaluation and speed-up against N, one line per configuration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    reference = dict(series.get("numpy float64", []))
+    for label, points in series.items():
+        sizes, seconds = zip(*points)
+        style = "--" if label.startswith("numpy") else "-"
+        left.plot(sizes, np.array(seconds) * 1e3, style, marker="o", label=label)
+        ratios = [reference[n] / s for n, s in points if n in reference]
+        right.plot([n for n, _ in points if n in reference], ratios, style, marker="o", label=label)
+    for axis, title in ((left, "time per cost+gradient evaluation (ms)"),
+                        (right, "speed-up over numpy float64 (same run)")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("training patches N")
+        axis.set_title(title)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
+    gpu = machine["gpu"]["name"] if machine.get("gpu") else "no GPU"
+    figure.suptitle(f"sparse autoencoder 192-{hidden}-192; CPU: {machine['cpu']} "
+                    f"({machine['usable_cores']} cores); GPU: {gpu}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test in seconds")
+    parser.add_argument("--sizes", type=float, nargs="+", help="N values (default 1e4 1e5)")
+    parser.add_argument("--hidden", type=int, nargs="+", help="H values (default 75 400)")
+    parser.add_argument("--plot-sizes", type=float, nargs="+",
+                        help="N values of the plot (default 1e3 3e3 1e4 3e4 1e5)")
+    parser.add_argument("--backends", help="comma-separated subset, e.g. numpy,cupy")
+    parser.add_argument("--repeats", type=int, default=3, help="minimum timed calls per point")
+    parser.add_argument("--min-time", type=float, default=1.0, help="minimum seconds per point")
+    parser.add_argument("--train-iter", type=int, default=400,
+                        help="L-BFGS iterations of the GPU training run (0: skip it)")
+    parser.add_argument("--threads", type=int,
+                        help="limit numpy's BLAS threads (on a loaded machine, 1 gives stable timings)")
+    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--plot", help="write the time-vs-N plot to this PNG file")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.sizes = [int(n) for n in (args.sizes or ([1000, 3000] if quick else [1e4, 1e5]))]
+    args.hidden = args.hidden or ([25, 75] if quick else [75, 400])
+    args.plot_sizes = [int(n) for n in (args.plot_sizes or
+                                        ([300, 1000, 3000] if quick else [1e3, 3e3, 1e4, 3e4, 1e5]))]
+    if quick:
+        args.min_time, args.train_iter = min(args.min_time, 0.1), min(args.train_iter, 20)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    configs, notes, has_gpu = configurations(args)
+    if args.threads:
+        notes.append(limit_blas_threads(args.threads))
+    machine = machine_description()
+    print(f"machine: {json.dumps(machine)}", flush=True)
+    for note in notes:
+        print(f"note: {note}", flush=True)
+    largest = max(args.sizes + args.plot_sizes)
+    data_all = sample_patches(largest)
+    timings = {}
+
+    def measure(config, n_samples, hidden):
+        key = (config, n_samples, hidden)
+        if key not in timings:
+            times = time_evaluation(config, data_all[:n_samples], hidden, args)
+            timings[key] = times
+            print(f"  {config[0]:>10} {config[1]:<8} N={n_samples:<7} H={hidden:<4} "
+                  f"{1e3 * statistics.median(times):9.2f} ms  ({len(times)} calls)", flush=True)
+        return statistics.median(timings[key])
+
+    rows = []
+    for n_samples in args.sizes:
+        for hidden in args.hidden:
+            reference = measure(REFERENCE, n_samples, hidden)
+            for config in configs:
+                seconds = measure(config, n_samples, hidden)
+                rows.append({"backend": config[0], "dtype": config[1], "n_samples": n_samples,
+                             "hidden": hidden, "visible": VISIBLE, "seconds": seconds,
+                             "seconds_all": timings[(config, n_samples, hidden)],
+                             "speedup_vs_numpy_float64": reference / seconds})
+    print()
+    print_table(rows)
+
+    floors = []
+    if has_gpu:
+        print("\nGPU floor: the 5 matrix products of one evaluation alone")
+        for n_samples in args.sizes:
+            for hidden in args.hidden:
+                for dtype in ("float64", "float32"):
+                    gemm = statistics.median(time_gemms(n_samples, hidden, dtype, args))
+                    entry = {"dtype": dtype, "n_samples": n_samples, "hidden": hidden,
+                             "gemm_seconds": gemm}
+                    for label in ("cupy", "cupy+hook"):
+                        evaluation = measure((label, dtype), n_samples, hidden)
+                        entry[f"{label}_seconds"] = evaluation
+                        entry[f"{label}_over_gemm"] = evaluation / gemm
+                    floors.append(entry)
+                    print(f"  N={n_samples:<7} H={hidden:<4} {dtype:<8} GEMMs {1e3 * gemm:8.2f} ms; "
+                          f"cupy {entry['cupy_over_gemm']:.2f}x, cupy+hook "
+                          f"{entry['cupy+hook_over_gemm']:.2f}x the GEMM time", flush=True)
+
+    training = []
+    if has_gpu and args.train_iter > 0:
+        n_samples, hidden = max(args.sizes), max(args.hidden)
+        print(f"\nL-BFGS training with CuPy, N={n_samples}, H={hidden}, {args.train_iter} iterations")
+        for dtype in ("float32", "float64"):
+            figures = train(data_all[:n_samples], hidden, dtype, args.train_iter)
+            training.append(figures)
+            print(f"  {dtype}: {figures['wall_time']:.2f} s for {figures['n_iter']} iterations, "
+                  f"{figures['n_evaluations']} evaluations ({1e3 * figures['seconds_per_evaluation']:.2f}"
+                  f" ms each), final cost {figures['cost']:.5f}", flush=True)
+
+    series = {}
+    plot_hidden = max(args.hidden)
+    if args.plot:
+        plot_configs = [c for c in configs if not c[0].endswith("+hook")]
+        for config in plot_configs:
+            series[f"{config[0]} {config[1]}"] = [(n, measure(config, n, plot_hidden))
+                                                  for n in sorted(args.plot_sizes)]
+        plot(series, plot_hidden, machine, args.plot)
+        print(f"\nplot written to {args.plot}")
+    if args.json:
+        result = {"machine": machine, "notes": notes, "settings": {
+            "visible": VISIBLE, "sizes": args.sizes, "hidden": args.hidden,
+            "repeats": args.repeats, "min_time": args.min_time, "statistic": "median",
+            "blas_threads_limit": args.threads,
+            "data": "8x8x3 patches of scikit-learn's sample images, per-channel [0.1, 0.9]"},
+            "evaluations": rows, "gemm_floor": floors, "training": training,
+            "plot": {"hidden": plot_hidden, "series": series}}
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=1)
+        print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
