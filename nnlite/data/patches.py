@@ -170,17 +170,35 @@ def gather_patches_hwc(hwc, image, row, col, patch_size):
 
     Notes
     -----
-    A zero-copy strided view of shape ``(n_images, h-p+1, w-p+1, p, p, c)``
-    holds every patch of every image; indexing its first three axes with the
-    three position arrays copies just the chosen patches, reading only their
-    pixels.
+    A zero-copy strided view of shape ``(n_images, h-p+1, w-p+1, ...)``
+    holds every patch of every image, its last three axes being the patch's
+    rows, columns and channels in *storage* order, the contiguous one last;
+    that axis is collapsed into one ``void`` item (a run of bytes).
+    Indexing the first three axes with the position arrays copies just the
+    chosen runs, reading only the patches' pixels; a transpose then puts
+    the values in ``(p, p, c)`` order.  STL-10's layout gives runs of ``p``
+    values down an image column.
     """
     n_images, height, width, channels = hwc.shape
-    s_image, s_row, s_col, s_channel = hwc.strides
-    windows = as_strided(hwc, shape=(n_images, height - patch_size + 1, width - patch_size + 1,
-                                     patch_size, patch_size, channels),
-                         strides=(s_image, s_row, s_col, s_row, s_col, s_channel), writeable=False)
-    return windows[image, row, col].reshape(len(image), -1)
+    strides = hwc.strides
+    lengths = {1: patch_size, 2: patch_size, 3: channels}
+    contiguous = [axis for axis in (3, 2, 1) if strides[axis] == hwc.itemsize and lengths[axis] > 1]
+    # Largest stride first, contiguous axis last: numpy then returns the gathered runs C-ordered.
+    order = sorted((axis for axis in (1, 2, 3) if axis not in contiguous[:1]),
+                   key=lambda axis: -abs(strides[axis])) + contiguous[:1]
+    windows = as_strided(hwc, shape=(n_images, height - patch_size + 1, width - patch_size + 1)
+                         + tuple(lengths[axis] for axis in order),
+                         strides=strides[:3] + tuple(strides[axis] for axis in order),
+                         writeable=False)
+    if contiguous:
+        run = lengths[order[-1]]
+        runs = windows.view(np.dtype((np.void, run * hwc.itemsize)))[..., 0]
+        block = np.ascontiguousarray(runs[image, row, col]).view(hwc.dtype)
+        block = block.reshape(block.shape[:2] + (-1, run))
+    else:
+        block = windows[image, row, col]
+    block = block.transpose(0, *(1 + order.index(axis) for axis in (1, 2, 3)))
+    return block.reshape(len(image), -1)
 
 
 def _gather_lazy(images, image, row, col, patch_size, image_shape, dtype=None):
