@@ -175,6 +175,8 @@ class CupyBackend(ArrayBackend):
                 memory = self.xp.cuda.alloc_pinned_memory(max(size, 1) * self.dtype.itemsize)
                 staging = np.frombuffer(memory, dtype=self.dtype, count=size)
             except Exception:  # pinned memory is an optimisation only
+                staging = None
+            if staging is None or not staging.flags.writeable:
                 staging = np.empty(size, dtype=self.dtype)
             self._staging[size] = staging
         return staging
