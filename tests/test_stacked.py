@@ -228,6 +228,16 @@ def test_save_load_round_trip(tmp_path, X, fitted):
         assert loaded.pretrained_reconstruction_error_ == fitted.pretrained_reconstruction_error_
 
 
+def test_stage_models_are_loadable_sparse_autoencoders(tmp_path, X, fitted):
+    codes = X
+    for number, (stage, network) in enumerate(zip(fitted.stage_models(), fitted.pretrain_networks_)):
+        loaded = load_model(stage.save(tmp_path / f"stage{number}.npz"))
+        assert type(loaded).__name__ == "SparseAutoencoder"
+        assert loaded.cost_ == fitted.stage_results_[number]["cost"]
+        np.testing.assert_array_equal(loaded.transform(codes), network.forward(codes, stop=1))
+        codes = loaded.transform(codes)
+
+
 def test_round_trip_with_list_settings_and_no_pretraining(tmp_path, X):
     model = StackedAutoencoder(np.array([8, 4, 8]), activation=["relu", "relu"],
                                output_activation="identity", sparsity_param=np.array([0.05, 0.1]),
