@@ -190,3 +190,22 @@ def test_grid_patches_is_re_exported():
     strided = pytest.importorskip("nnlite.data.strided")
     from nnlite.data.patches import grid_patches
     assert grid_patches is strided.grid_patches
+
+
+@pytest.mark.parametrize("storage", [(0, 1, 2, 3), (0, 3, 2, 1), (0, 3, 1, 2), (0, 2, 1, 3),
+                                     (0, 1, 3, 2), (0, 2, 3, 1)])
+@pytest.mark.parametrize("patch_size", [1, 4])
+def test_strided_views_in_every_storage_order(storage, patch_size):
+    """``gather_patches_hwc`` on a (n, h, w, c) view of any storage order equals the row gather."""
+    from nnlite.data.patches import gather_patches, gather_patches_hwc, patch_positions
+
+    height, width, channels = 7, 9, 3
+    rows = coded_images(5, height, width, channels)
+    hwc = rows.reshape(5, height, width, channels)
+    stored = hwc.transpose(storage).copy()                      # how a file might hold them
+    view = stored.transpose(np.argsort(storage))                # back to (n, h, w, c), no copy
+    assert not np.shares_memory(view, rows) and view.shape == hwc.shape
+    image, row, col = patch_positions(5, (height, width, channels), 200, patch_size, 0)
+    np.testing.assert_array_equal(gather_patches_hwc(view, image, row, col, patch_size),
+                                  gather_patches(rows, image, row, col, patch_size,
+                                                 (height, width, channels)))
