@@ -39,6 +39,7 @@ if ROOT not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, ROOT)
 
 from nnlite.autoencoder import build_autoencoder  # noqa: E402
+from nnlite.backend import NumpyBackend  # noqa: E402
 from nnlite.backend.cupy_backend import cupy_unavailable_reason  # noqa: E402
 from nnlite.layers.dense import Dense  # noqa: E402
 from nnlite.optim.lbfgs import LBFGS  # noqa: E402
@@ -98,19 +99,22 @@ def machine_description():
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": affinity,
             "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
-            "blas_threads": blas_threads(), "platform": platform.platform(),
+            "blas_threads": blas_threads(), "elementwise_threads": NumpyBackend().n_threads,
+            "platform": platform.platform(),
             "gpu": gpu_description(),
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
 
 
-def limit_blas_threads(threads):
-    """Limit numpy's BLAS to ``threads`` threads for the rest of the run (threadpoolctl)."""
+def limit_cpu_threads(threads):
+    """Limit numpy's BLAS (threadpoolctl) and the numpy backend's element-wise pool to ``threads``."""
+    os.environ["NNLITE_NUM_THREADS"] = str(threads)  # read by NumpyBackend when it is created
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return "threadpoolctl is not installed: BLAS threads not limited (pip install nnlite[bench])"
+        return (f"element-wise passes limited to {threads} thread(s); threadpoolctl is not "
+                f"installed, so BLAS threads are not (pip install nnlite[bench])")
     threadpool_limits(limits=threads, user_api="blas")
-    return f"numpy's BLAS limited to {threads} thread(s)"
+    return f"numpy's BLAS and element-wise passes limited to {threads} thread(s)"
 
 
 def cudamat_unavailable_reason():
@@ -323,7 +327,8 @@ def parse_args(argv=None):
     parser.add_argument("--train-iter", type=int, default=400,
                         help="L-BFGS iterations of the GPU training run (0: skip it)")
     parser.add_argument("--threads", type=int,
-                        help="limit numpy's BLAS threads (on a loaded machine, 1 gives stable timings)")
+                        help="CPU threads for numpy's BLAS and element-wise passes (on a loaded "
+                        "machine, 1 gives stable timings)")
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument("--plot", help="write the time-vs-N plot to this PNG file")
     args = parser.parse_args(argv)
@@ -341,7 +346,7 @@ def main(argv=None):
     args = parse_args(argv)
     configs, notes, has_gpu = configurations(args)
     if args.threads:
-        notes.append(limit_blas_threads(args.threads))
+        notes.append(limit_cpu_threads(args.threads))
     machine = machine_description()
     print(f"machine: {json.dumps(machine)}", flush=True)
     for note in notes:
@@ -414,7 +419,7 @@ def main(argv=None):
         result = {"machine": machine, "notes": notes, "settings": {
             "visible": VISIBLE, "sizes": args.sizes, "hidden": args.hidden,
             "repeats": args.repeats, "min_time": args.min_time, "statistic": "median",
-            "blas_threads_limit": args.threads,
+            "cpu_threads_limit": args.threads,
             "data": "8x8x3 patches of scikit-learn's sample images, per-channel [0.1, 0.9]"},
             "evaluations": rows, "gemm_floor": floors, "training": training,
             "plot": {"hidden": plot_hidden, "series": series}}
