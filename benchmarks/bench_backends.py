@@ -1,19 +1,14 @@
 """Time one cost+gradient evaluation of the sparse autoencoder on every available backend.
 
-For each training-set size N and hidden size H (visible size 192, SPEC's
-penalties) the script times ``Network.objective(X)(theta)`` -- theta in, cost
-and gradient out, data already on the backend -- for numpy float64 and
-float32 and, where they can run, CuPy float64/float32 (also with the proposed
-fused ``linear_activate`` hook, labelled ``cupy+hook``) and CUDAMat.  Speed-ups
-are against numpy float64 measured in the same run.
-
-On a GPU it also times the five matrix products of one evaluation alone
-(``X W1^T``, ``A1 W2^T``, ``D2^T A1``, ``D2 W2``, ``D1^T X``: the floor an
-evaluation cannot beat) and a full L-BFGS training with CuPy.  ``--plot``
-draws time per evaluation against N for CPU and GPU.
-
-Data: 8x8x3 patches of scikit-learn's two bundled photographs, normalised per
-channel to [0.1, 0.9] (no download).
+For each N and H (V = 192, SPEC's penalties) it times ``Network.objective(X)(theta)``
+(theta in, cost and gradient out, data already on the backend) for numpy
+float64/float32 and, where they run, CuPy float64/float32 (also with the proposed
+fused ``linear_activate`` hook: ``cupy+hook``) and CUDAMat; speed-ups are against
+numpy float64 in the same run.  On a GPU it also times the five GEMMs of one
+evaluation alone (``X W1^T``, ``A1 W2^T``, ``D2^T A1``, ``D2 W2``, ``D1^T X``: the
+floor) and a full L-BFGS training with CuPy.  ``--plot`` draws time per evaluation
+against N.  Data: 8x8x3 patches of scikit-learn's bundled photographs, per channel
+in [0.1, 0.9].  A stop by SIGTERM or Ctrl-C still writes the JSON measured so far.
 
 Usage::
 
@@ -25,105 +20,29 @@ Usage::
 import argparse
 import contextlib
 import gc
+import importlib
 import json
 import os
-import platform
+import signal
 import statistics
 import sys
 import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, ROOT)
+HERE = os.path.dirname(os.path.abspath(__file__))
+for folder in (os.path.dirname(HERE), os.path.join(HERE, "gpu")):  # a checkout, not installed
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
+from machine import limit_cpu_threads, machine_description  # noqa: E402  (benchmarks/gpu)
 from nnlite.autoencoder import build_autoencoder  # noqa: E402
-from nnlite.backend import NumpyBackend  # noqa: E402
 from nnlite.backend.cupy_backend import cupy_unavailable_reason  # noqa: E402
 from nnlite.layers.dense import Dense  # noqa: E402
 from nnlite.optim.lbfgs import LBFGS  # noqa: E402
 
 VISIBLE = 192
 REFERENCE = ("numpy", "float64")
-
-
-# ---------------------------------------------------------------- the machine
-def cpu_model():
-    """The CPU model name from /proc/cpuinfo (or platform's guess)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def blas_name():
-    """Name of numpy's BLAS, as numpy reports it."""
-    try:
-        return np.__config__.CONFIG["Build Dependencies"]["blas"]["name"]
-    except (AttributeError, KeyError, TypeError):
-        return "unknown"
-
-
-def gpu_description():
-    """GPU name, memory and library versions through CuPy, or None without one."""
-    if cupy_unavailable_reason() is not None:
-        return None
-    import cupy
-
-    properties = cupy.cuda.runtime.getDeviceProperties(0)
-    name = properties["name"]
-    return {"name": name.decode() if isinstance(name, bytes) else str(name),
-            "memory_gib": round(properties["totalGlobalMem"] / 2 ** 30, 1),
-            "cupy": cupy.__version__,
-            "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion(),
-            "cuda_driver": cupy.cuda.runtime.driverGetVersion()}
-
-
-def blas_threads():
-    """Threads numpy's BLAS uses now (threadpoolctl), or None when unknown."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
-    return max(counts) if counts else None
-
-
-def machine_description():
-    """What the timings were measured on."""
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": affinity,
-            "python": platform.python_version(), "numpy": np.__version__, "blas": blas_name(),
-            "blas_threads": blas_threads(), "elementwise_threads": NumpyBackend().n_threads,
-            "platform": platform.platform(),
-            "gpu": gpu_description(),
-            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
-
-
-def limit_cpu_threads(threads):
-    """Limit numpy's BLAS (threadpoolctl) and the numpy backend's element-wise pool to ``threads``."""
-    os.environ["NNLITE_NUM_THREADS"] = str(threads)  # read by NumpyBackend when it is created
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return (f"element-wise passes limited to {threads} thread(s); threadpoolctl is not "
-                f"installed, so BLAS threads are not (pip install nnlite[bench])")
-    threadpool_limits(limits=threads, user_api="blas")
-    return f"numpy's BLAS and element-wise passes limited to {threads} thread(s)"
-
-
-def cudamat_unavailable_reason():
-    """Why the CUDAMat backend cannot run here, or None."""
-    try:
-        import cudamat  # noqa: F401
-    except (ImportError, OSError) as error:
-        return f"CUDAMat is not installed ({error})"
-    return None
 
 
 # ------------------------------------------------------------------- the data
@@ -198,10 +117,7 @@ def time_evaluation(label, data, hidden, args):
     net.initialize(0)
     fun = net.objective(data)
     with fused_forward_hook() if hook else contextlib.nullcontext():
-        times = repeat(lambda: fun(net.theta), args.repeats, args.min_time)
-    del net, fun
-    release_memory()
-    return times
+        return repeat(lambda: fun(net.theta), args.repeats, args.min_time)
 
 
 def time_gemms(n_samples, hidden, dtype, args):
@@ -227,10 +143,7 @@ def time_gemms(n_samples, hidden, dtype, args):
         cupy.dot(d1.T, x, out=g1)
         device.synchronize()
 
-    times = repeat(gemms, max(args.repeats, 10), args.min_time)
-    del x, w1, w2, a1, a2, d2, d1, g1, g2
-    release_memory()
-    return times
+    return repeat(gemms, max(args.repeats, 10), args.min_time)
 
 
 def train(data, hidden, dtype, max_iter):
@@ -247,8 +160,6 @@ def train(data, hidden, dtype, max_iter):
                "n_evaluations": result.n_evaluations, "wall_time": result.wall_time,
                "seconds_per_evaluation": result.wall_time / max(result.n_evaluations, 1),
                "data_copy_seconds": copy_time, "cost": result.cost, "message": result.message}
-    del net, fun
-    release_memory()
     return figures
 
 
@@ -262,11 +173,11 @@ def configurations(args):
                     ("cupy+hook", "float64"), ("cupy+hook", "float32")]
     else:
         notes.append(f"cupy skipped: {gpu_reason}")
-    cudamat_reason = cudamat_unavailable_reason()
-    if cudamat_reason is None:
+    try:
+        importlib.import_module("cudamat")  # only to see whether it is there
         configs.append(("cudamat", "float32"))
-    else:
-        notes.append(f"cudamat skipped: {cudamat_reason}")
+    except (ImportError, OSError) as error:
+        notes.append(f"cudamat skipped: CUDAMat is not installed ({error})")
     wanted = set(args.backends.split(",")) if args.backends else None
     if wanted:
         configs = [c for c in configs if c[0].replace("+hook", "") in wanted or c == REFERENCE]
@@ -342,91 +253,145 @@ def parse_args(argv=None):
     return args
 
 
+class Run:
+    """One benchmark run; what it measured is kept for the JSON even if it stops early."""
+
+    def __init__(self, args, configs, notes, machine):
+        self.args, self.configs, self.notes, self.machine = args, configs, notes, machine
+        self.data, self.timings, self.failed = None, {}, set()
+        self.rows, self.floors, self.training, self.series = [], [], [], {}
+
+    def section(self, method):
+        """Run one section; an error is reported in the notes and the run goes on."""
+        try:
+            method()
+        except Exception as error:  # noqa: BLE001 - keep the other sections' results
+            self.notes.append(f"{method.__name__} failed: {type(error).__name__}: {error}")
+            print(f"\n{self.notes[-1]}", flush=True)
+            release_memory()
+
+    def measure(self, config, n_samples, hidden):
+        """Median seconds per evaluation (cached); None once the configuration has failed."""
+        key = (config, n_samples, hidden)
+        if config in self.failed:
+            return None
+        if key not in self.timings:
+            if self.data is None:
+                self.data = sample_patches(max(self.args.sizes + self.args.plot_sizes))
+            try:
+                self.timings[key] = time_evaluation(config, self.data[:n_samples], hidden, self.args)
+            except Exception as error:  # noqa: BLE001 - report, skip this configuration
+                self.failed.add(config)
+                self.notes.append(f"{config[0]} {config[1]} failed at N={n_samples} H={hidden}: "
+                                  f"{type(error).__name__}: {error}")
+                print(f"  {config[0]:>10} {config[1]:<8} FAILED: {error!r}", flush=True)
+                return None
+            finally:
+                release_memory()  # the network of this configuration is gone
+            print(f"  {config[0]:>10} {config[1]:<8} N={n_samples:<7} H={hidden:<4} "
+                  f"{1e3 * statistics.median(self.timings[key]):9.2f} ms  "
+                  f"({len(self.timings[key])} calls)", flush=True)
+        return statistics.median(self.timings[key])
+
+    def grid(self):
+        for n_samples in self.args.sizes:
+            for hidden in self.args.hidden:
+                reference = self.measure(REFERENCE, n_samples, hidden)
+                for config in self.configs:
+                    seconds = self.measure(config, n_samples, hidden)
+                    if seconds is not None:
+                        self.rows.append({
+                            "backend": config[0], "dtype": config[1], "n_samples": n_samples,
+                            "hidden": hidden, "visible": VISIBLE, "seconds": seconds,
+                            "seconds_all": self.timings[(config, n_samples, hidden)],
+                            "speedup_vs_numpy_float64": reference / seconds})
+        print()
+        print_table(self.rows)
+
+    def gemm_floor(self):
+        print("\nGPU floor: the 5 matrix products of one evaluation alone")
+        for n_samples in self.args.sizes:
+            for hidden in self.args.hidden:
+                for dtype in ("float64", "float32"):
+                    gemm = statistics.median(time_gemms(n_samples, hidden, dtype, self.args))
+                    release_memory()
+                    entry = {"dtype": dtype, "n_samples": n_samples, "hidden": hidden,
+                             "gemm_seconds": gemm}
+                    text = f"  N={n_samples:<7} H={hidden:<4} {dtype:<8} GEMMs {1e3 * gemm:8.2f} ms"
+                    for label in ("cupy", "cupy+hook"):
+                        evaluation = self.measure((label, dtype), n_samples, hidden)
+                        if evaluation is not None:
+                            entry[f"{label}_seconds"] = evaluation
+                            entry[f"{label}_over_gemm"] = evaluation / gemm
+                            text += f"; {label} {evaluation / gemm:.2f}x"
+                    self.floors.append(entry)
+                    print(text + " the GEMM time", flush=True)
+
+    def train(self):
+        n_samples, hidden = max(self.args.sizes), max(self.args.hidden)
+        print(f"\nL-BFGS with CuPy, N={n_samples}, H={hidden}, {self.args.train_iter} iterations")
+        for dtype in ("float32", "float64"):
+            figures = train(self.data[:n_samples], hidden, dtype, self.args.train_iter)
+            release_memory()
+            self.training.append(figures)
+            print(f"  {dtype}: {figures['wall_time']:.2f} s for {figures['n_iter']} iterations, "
+                  f"{figures['n_evaluations']} evaluations "
+                  f"({1e3 * figures['seconds_per_evaluation']:.2f} ms each), "
+                  f"final cost {figures['cost']:.5f}", flush=True)
+
+    def plot(self):
+        hidden = max(self.args.hidden)
+        for config in (c for c in self.configs if not c[0].endswith("+hook")):
+            points = [(n, self.measure(config, n, hidden)) for n in sorted(self.args.plot_sizes)]
+            if all(seconds is not None for _, seconds in points):
+                self.series[f"{config[0]} {config[1]}"] = points
+        plot(self.series, hidden, self.machine, self.args.plot)
+        print(f"\nplot written to {self.args.plot}")
+
+    def write_json(self, path):
+        args = self.args
+        settings = {"visible": VISIBLE, "sizes": args.sizes, "hidden": args.hidden,
+                    "repeats": args.repeats, "min_time": args.min_time, "statistic": "median",
+                    "cpu_threads_limit": args.threads,
+                    "data": "8x8x3 patches of scikit-learn's sample images, per channel [0.1, 0.9]"}
+        result = {"machine": self.machine, "notes": self.notes, "settings": settings,
+                  "evaluations": self.rows, "gemm_floor": self.floors, "training": self.training,
+                  "plot": {"hidden": max(args.hidden), "series": self.series}}
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=1)
+        print(f"results written to {path}", flush=True)
+
+
+def _stop(signum, frame):
+    """SIGTERM (from ``timeout``) stops the run like Ctrl-C, so what was measured is written."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, _stop)
     args = parse_args(argv)
     configs, notes, has_gpu = configurations(args)
     if args.threads:
         notes.append(limit_cpu_threads(args.threads))
-    machine = machine_description()
-    print(f"machine: {json.dumps(machine)}", flush=True)
+    run = Run(args, configs, notes, machine_description())
+    print(f"machine: {json.dumps(run.machine)}", flush=True)
     for note in notes:
         print(f"note: {note}", flush=True)
-    largest = max(args.sizes + args.plot_sizes)
-    data_all = sample_patches(largest)
-    timings = {}
-
-    def measure(config, n_samples, hidden):
-        key = (config, n_samples, hidden)
-        if key not in timings:
-            times = time_evaluation(config, data_all[:n_samples], hidden, args)
-            timings[key] = times
-            print(f"  {config[0]:>10} {config[1]:<8} N={n_samples:<7} H={hidden:<4} "
-                  f"{1e3 * statistics.median(times):9.2f} ms  ({len(times)} calls)", flush=True)
-        return statistics.median(timings[key])
-
-    rows = []
-    for n_samples in args.sizes:
-        for hidden in args.hidden:
-            reference = measure(REFERENCE, n_samples, hidden)
-            for config in configs:
-                seconds = measure(config, n_samples, hidden)
-                rows.append({"backend": config[0], "dtype": config[1], "n_samples": n_samples,
-                             "hidden": hidden, "visible": VISIBLE, "seconds": seconds,
-                             "seconds_all": timings[(config, n_samples, hidden)],
-                             "speedup_vs_numpy_float64": reference / seconds})
-    print()
-    print_table(rows)
-
-    floors = []
-    if has_gpu:
-        print("\nGPU floor: the 5 matrix products of one evaluation alone")
-        for n_samples in args.sizes:
-            for hidden in args.hidden:
-                for dtype in ("float64", "float32"):
-                    gemm = statistics.median(time_gemms(n_samples, hidden, dtype, args))
-                    entry = {"dtype": dtype, "n_samples": n_samples, "hidden": hidden,
-                             "gemm_seconds": gemm}
-                    for label in ("cupy", "cupy+hook"):
-                        evaluation = measure((label, dtype), n_samples, hidden)
-                        entry[f"{label}_seconds"] = evaluation
-                        entry[f"{label}_over_gemm"] = evaluation / gemm
-                    floors.append(entry)
-                    print(f"  N={n_samples:<7} H={hidden:<4} {dtype:<8} GEMMs {1e3 * gemm:8.2f} ms; "
-                          f"cupy {entry['cupy_over_gemm']:.2f}x, cupy+hook "
-                          f"{entry['cupy+hook_over_gemm']:.2f}x the GEMM time", flush=True)
-
-    training = []
-    if has_gpu and args.train_iter > 0:
-        n_samples, hidden = max(args.sizes), max(args.hidden)
-        print(f"\nL-BFGS training with CuPy, N={n_samples}, H={hidden}, {args.train_iter} iterations")
-        for dtype in ("float32", "float64"):
-            figures = train(data_all[:n_samples], hidden, dtype, args.train_iter)
-            training.append(figures)
-            print(f"  {dtype}: {figures['wall_time']:.2f} s for {figures['n_iter']} iterations, "
-                  f"{figures['n_evaluations']} evaluations ({1e3 * figures['seconds_per_evaluation']:.2f}"
-                  f" ms each), final cost {figures['cost']:.5f}", flush=True)
-
-    series = {}
-    plot_hidden = max(args.hidden)
-    if args.plot:
-        plot_configs = [c for c in configs if not c[0].endswith("+hook")]
-        for config in plot_configs:
-            series[f"{config[0]} {config[1]}"] = [(n, measure(config, n, plot_hidden))
-                                                  for n in sorted(args.plot_sizes)]
-        plot(series, plot_hidden, machine, args.plot)
-        print(f"\nplot written to {args.plot}")
-    if args.json:
-        result = {"machine": machine, "notes": notes, "settings": {
-            "visible": VISIBLE, "sizes": args.sizes, "hidden": args.hidden,
-            "repeats": args.repeats, "min_time": args.min_time, "statistic": "median",
-            "cpu_threads_limit": args.threads,
-            "data": "8x8x3 patches of scikit-learn's sample images, per-channel [0.1, 0.9]"},
-            "evaluations": rows, "gemm_floor": floors, "training": training,
-            "plot": {"hidden": plot_hidden, "series": series}}
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=1)
-        print(f"results written to {args.json}")
-    return 0
+    sections = [run.grid] + ([run.gemm_floor] if has_gpu else [])
+    sections += [run.train] if has_gpu and args.train_iter > 0 else []
+    sections += [run.plot] if args.plot else []
+    return_code = 0
+    try:
+        for section in sections:
+            run.section(section)
+    except KeyboardInterrupt:
+        notes.append("stopped early (interrupted or out of time); later sections are missing")
+        print(f"\n{notes[-1]}", flush=True)
+        return_code = 124
+    finally:
+        if args.json:
+            run.write_json(args.json)
+    return return_code
 
 
 if __name__ == "__main__":
