@@ -29,6 +29,8 @@ import weakref
 
 import numpy as np
 
+from .cupy_backend import BackendUnavailableError  # the error class only: CuPy is not imported
+
 INSTALL_HINT = (
     "CUDAMat is not on PyPI: build it from its GitHub repository (cudamat/cudamat; needs the CUDA "
     "toolkit's nvcc): git clone https://github.com/cudamat/cudamat && pip install ./cudamat; "
@@ -106,8 +108,6 @@ class CudamatArray:
 
 def import_cudamat():
     """Import CUDAMat or raise the backends' "unavailable" error with build instructions."""
-    from .cupy_backend import BackendUnavailableError  # the error class only; CuPy is not imported
-
     try:
         import cudamat
     except (ImportError, OSError) as error:  # OSError: libcudamat or CUDA libraries not loadable
@@ -120,8 +120,6 @@ def initialise():
     """Import CUDAMat and initialise cuBLAS once per process; return the module."""
     module = import_cudamat()
     if _STATE["module"] is not module:
-        from .cupy_backend import BackendUnavailableError
-
         try:
             module.cublas_init()
         except Exception as error:  # CUDAMatException: no device, driver mismatch
