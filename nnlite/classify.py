@@ -38,7 +38,7 @@ __all__ = ["CLASSIFIER_NAMES", "ResultTable", "check_test_classes", "make_classi
 CLASSIFIER_NAMES = ("logistic", "linear_svm", "knn", "random_forest")
 
 _DEFAULTS = {
-    "logistic": {"C": 1.0, "max_iter": 1000},
+    "logistic": {"C": 0.01, "max_iter": 500},
     "linear_svm": {"C": 0.01, "max_iter": 5000},
     "knn": {"n_neighbors": 10},
     "random_forest": {"n_estimators": 200, "n_jobs": -1},
