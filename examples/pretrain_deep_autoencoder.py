@@ -19,7 +19,7 @@ What it writes under ``--out`` (default ``nnlite-out/deep-autoencoder``):
 * ``stage1.npz``, ``stage2.npz``, ...: every pretraining stage as a model
   file (``nnlite.load_model(path)`` gives a fitted ``SparseAutoencoder``);
 * ``stacked.npz``: the fine-tuned ``StackedAutoencoder``
-  (``nnlite.load_model`` or ``StackedAutoencoder.load``);
+  (``nnlite.stacked.StackedAutoencoder.load(path)``);
 * ``filters.png``: the first layer's filters (one tile per hidden unit; the
   default 100 iterations leave them noisy);
 * ``summary.json``: the costs and times printed at the end.
