@@ -182,6 +182,11 @@ def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigm
     -------
     list of Stage
         One per encoder layer; ``stage.network.forward(codes, stop=1)`` encodes.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When Ctrl-C ends a stage (the remaining stages are not trained).
     """
     X = check_data(X, name="X")
     sizes = encoder_sizes(hidden_size)
@@ -205,6 +210,8 @@ def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigm
                   file=sys.stderr, flush=True)
         result = LBFGS(max_iter=chosen["max_iter"], tol=tol,
                        verbose=verbose).minimize(network.objective(data), network.theta)
+        if result.interrupted:  # a partial stack has not the requested architecture
+            raise KeyboardInterrupt(f"pretraining interrupted in stage {index + 1}")
         network.set_theta(result.theta)
         if index + 1 < len(sizes):
             data = network.forward(data, stop=1)

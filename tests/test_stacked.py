@@ -124,6 +124,21 @@ def test_unroll_refuses_stages_that_do_not_chain(X):
         unroll([])
 
 
+def test_ctrl_c_in_a_stage_stops_pretraining(X, monkeypatch):
+    import nnlite.stacked
+
+    original = nnlite.stacked.LBFGS.minimize
+
+    def interrupted(self, fun, theta0):
+        result = original(self, fun, theta0)
+        result.interrupted = True  # what LBFGS reports after catching KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(nnlite.stacked.LBFGS, "minimize", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="stage 1"):
+        pretrain_stack(X, [8, 4, 8], max_iter=2, random_state=0)
+
+
 # ---------------------------------------------------------------- fine-tuning
 @pytest.mark.parametrize("activation,output", ACTIVATIONS.values(), ids=ACTIVATIONS.keys())
 def test_fine_tuning_lowers_the_cost_below_the_unrolled_stack(X, activation, output):
