@@ -2,8 +2,7 @@
 
 For each N and H (V = 192, SPEC's penalties) it times ``Network.objective(X)(theta)``
 (theta in, cost and gradient out, data already on the backend) for numpy
-float64/float32 and, where they run, CuPy float64/float32 (also with the proposed
-fused ``linear_activate`` hook: ``cupy+hook``) and CUDAMat; speed-ups are against
+float64/float32 and, where they run, CuPy float64/float32 and CUDAMat; speed-ups are against
 numpy float64 in the same run.  On a GPU it also times the five GEMMs of one
 evaluation alone (``X W1^T``, ``A1 W2^T``, ``D2^T A1``, ``D2 W2``, ``D1^T X``: the
 floor) and a full L-BFGS training with CuPy.  ``--plot`` draws time per evaluation
@@ -18,7 +17,6 @@ Usage::
 """
 
 import argparse
-import contextlib
 import gc
 import importlib
 import json
@@ -38,7 +36,6 @@ for folder in (os.path.dirname(HERE), os.path.join(HERE, "gpu")):  # a checkout,
 from machine import limit_cpu_threads, machine_description  # noqa: E402  (benchmarks/gpu)
 from nnlite.autoencoder import build_autoencoder  # noqa: E402
 from nnlite.backend.cupy_backend import cupy_unavailable_reason  # noqa: E402
-from nnlite.layers.dense import Dense  # noqa: E402
 from nnlite.optim.lbfgs import LBFGS  # noqa: E402
 
 VISIBLE = 192
@@ -68,27 +65,6 @@ def sample_patches(n_samples, seed=0):
 
 
 # ----------------------------------------------------------------- the timing
-@contextlib.contextmanager
-def fused_forward_hook():
-    """Make ``Dense.forward`` call ``backend.linear_activate`` where a backend has it.
-
-    This is the core change proposed for the fused bias+activation kernel.
-    """
-    original = Dense.forward
-
-    def forward(self, backend, inputs, weights, bias, out):
-        hook = getattr(backend, "linear_activate", None)
-        if hook is None:
-            return original(self, backend, inputs, weights, bias, out)
-        return hook(inputs, weights, bias, self.activation.name, out)
-
-    Dense.forward = forward
-    try:
-        yield
-    finally:
-        Dense.forward = original
-
-
 def release_memory():
     """Free what the previous configuration left (host and, where used, GPU pools)."""
     gc.collect()
@@ -111,13 +87,10 @@ def repeat(function, min_repeats, min_time, max_repeats=200):
 def time_evaluation(label, data, hidden, args):
     """Seconds per cost+gradient evaluation for one backend configuration."""
     backend, dtype = label
-    hook = backend.endswith("+hook")
-    name = backend.replace("+hook", "")
-    net = build_autoencoder(VISIBLE, hidden, backend=name, dtype=dtype)
+    net = build_autoencoder(VISIBLE, hidden, backend=backend, dtype=dtype)
     net.initialize(0)
     fun = net.objective(data)
-    with fused_forward_hook() if hook else contextlib.nullcontext():
-        return repeat(lambda: fun(net.theta), args.repeats, args.min_time)
+    return repeat(lambda: fun(net.theta), args.repeats, args.min_time)
 
 
 def time_gemms(n_samples, hidden, dtype, args):
@@ -169,8 +142,7 @@ def configurations(args):
     configs, notes = [("numpy", "float64"), ("numpy", "float32")], []
     gpu_reason = cupy_unavailable_reason()
     if gpu_reason is None:
-        configs += [("cupy", "float64"), ("cupy", "float32"),
-                    ("cupy+hook", "float64"), ("cupy+hook", "float32")]
+        configs += [("cupy", "float64"), ("cupy", "float32")]
     else:
         notes.append(f"cupy skipped: {gpu_reason}")
     try:
@@ -180,7 +152,7 @@ def configurations(args):
         notes.append(f"cudamat skipped: CUDAMat is not installed ({error})")
     wanted = set(args.backends.split(",")) if args.backends else None
     if wanted:
-        configs = [c for c in configs if c[0].replace("+hook", "") in wanted or c == REFERENCE]
+        configs = [c for c in configs if c[0] in wanted or c == REFERENCE]
     return configs, notes, gpu_reason is None
 
 
@@ -318,7 +290,7 @@ class Run:
                     entry = {"dtype": dtype, "n_samples": n_samples, "hidden": hidden,
                              "gemm_seconds": gemm}
                     text = f"  N={n_samples:<7} H={hidden:<4} {dtype:<8} GEMMs {1e3 * gemm:8.2f} ms"
-                    for label in ("cupy", "cupy+hook"):
+                    for label in ("cupy",):
                         evaluation = self.measure((label, dtype), n_samples, hidden)
                         if evaluation is not None:
                             entry[f"{label}_seconds"] = evaluation
@@ -341,7 +313,7 @@ class Run:
 
     def plot(self):
         hidden = max(self.args.hidden)
-        for config in (c for c in self.configs if not c[0].endswith("+hook")):
+        for config in self.configs:
             points = [(n, self.measure(config, n, hidden)) for n in sorted(self.args.plot_sizes)]
             if all(seconds is not None for _, seconds in points):
                 self.series[f"{config[0]} {config[1]}"] = points

@@ -32,18 +32,19 @@ class Workspace:
         ``activations[l]`` has shape ``(n_samples, layers[l].n_out)``.
     deltas : list of arrays, same shapes.
     scratch : dict width -> array of shape (n_samples, width)
-    penalty : list of dict
-        Per hidden layer, ``(n_units,)`` arrays ``'mean'`` and ``'grad'``.
+    penalty : list of list of dict
+        ``penalty[l][r]``: ``(n_units,)`` arrays ``'mean'`` and ``'grad'`` of
+        activity regularizer ``r`` on hidden layer ``l``.
     """
 
-    def __init__(self, backend, layers, n_samples):
+    def __init__(self, backend, layers, n_samples, n_activity_regularizers):
         self.n_samples = n_samples
         widths = [layer.n_out for layer in layers]
         self.activations = [backend.empty((n_samples, width)) for width in widths]
         self.deltas = [backend.empty((n_samples, width)) for width in widths]
         self.scratch = {width: backend.empty((n_samples, width)) for width in set(widths)}
-        self.penalty = [{"mean": backend.empty((width,)), "grad": backend.empty((width,))}
-                        for width in widths[:-1]]
+        self.penalty = [[{"mean": backend.empty((width,)), "grad": backend.empty((width,))}
+                         for _ in range(n_activity_regularizers)] for width in widths[:-1]]
 
 
 class Network:
@@ -216,10 +217,14 @@ class Network:
         data = check_data(data, self.layers[0].n_in, name=name)
         return self.backend.asarray(data)
 
+    def _activity_regularizers(self):
+        return [r for r in self.regularizers if r.acts_on_activations]
+
     def _get_workspace(self, n_samples):
         if self._workspace is None or self._workspace.n_samples != n_samples:
             self._workspace = None  # release the previous buffers first
-            self._workspace = Workspace(self.backend, self.layers, n_samples)
+            self._workspace = Workspace(self.backend, self.layers, n_samples,
+                                        len(self._activity_regularizers()))
         return self._workspace
 
     # ----------------------------------------------------------- evaluation
@@ -277,6 +282,7 @@ class Network:
         work = self._get_workspace(inputs.shape[0])
         acts, deltas, params = work.activations, work.deltas, self._device_views
         previous = inputs
+        activity = self._activity_regularizers()
         for layer, views, out in zip(layers, params, acts):
             layer.forward(backend, previous, views["W"], views["b"], out)
             previous = out
@@ -294,13 +300,15 @@ class Network:
                 break
             hidden = layers[index - 1]
             backend.backprop(deltas[index], params[index]["W"], deltas[index - 1])
-            for regularizer in self.regularizers:
-                if regularizer.acts_on_activations:
-                    cost = cost + regularizer.activity_penalty(
-                        backend, hidden.activation, acts[index - 1], deltas[index - 1],
-                        work.penalty[index - 1])
-            hidden.activation.mul_derivative_(backend, acts[index - 1], deltas[index - 1],
-                                              work.scratch[hidden.n_out])
+            row = None
+            for regularizer, workspace in zip(activity, work.penalty[index - 1]):
+                penalty, term = regularizer.activity_term(backend, hidden.activation,
+                                                          acts[index - 1], workspace)
+                cost = cost + penalty
+                if term is not None:
+                    row = term if row is None else backend.axpy_(1.0, term, row)
+            backend.add_row_mul_derivative_(hidden.activation.name, acts[index - 1],
+                                            deltas[index - 1], row, work.scratch[hidden.n_out])
         for regularizer in self.regularizers:
             if regularizer.acts_on_parameters:
                 cost = cost + regularizer.parameter_penalty(

@@ -93,6 +93,15 @@ class ArrayBackend:
         out += bias
         return out
 
+    def linear_activate(self, inputs, weights, bias, name, out):
+        """``out = f(inputs @ weights.T + bias)`` for activation ``name``.
+
+        The default is :meth:`linear` then :meth:`activate_`; backends may
+        fuse the bias into the activation pass.
+        """
+        self.linear(inputs, weights, bias, out)
+        return self.activate_(name, out)
+
     def weight_grad(self, delta, inputs, out, scale):
         """``out = scale * delta.T @ inputs`` (shape ``(n_out, n_in)``)."""
         self.xp.matmul(delta.T, inputs, out=out)
@@ -150,6 +159,16 @@ class ArrayBackend:
         elif name != "identity":
             raise ValueError(f"unknown activation {name!r}; choose one of {ACTIVATION_NAMES}")
         return delta
+
+    def add_row_mul_derivative_(self, name, activations, delta, row, scratch):
+        """``delta = (delta + row) * f'(z)``, ``f'`` from the activations (see :meth:`mul_derivative_`).
+
+        ``row`` (shape ``(n_units,)``) is the activity penalties' term; None
+        skips the addition.  Backends may fuse both passes.
+        """
+        if row is not None:
+            self.add_row_(delta, row)
+        return self.mul_derivative_(name, activations, delta, scratch)
 
     # ----------------------------------------------------------------- losses
     def squared_error(self, outputs, targets, delta):

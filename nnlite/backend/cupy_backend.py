@@ -269,6 +269,8 @@ class CupyBackend(ArrayBackend):
         A fusion hook for a hidden layer's ``add_row_`` followed by ``mul_derivative_``.
         """
         _check_activation(name)
+        if row is None:
+            return self.mul_derivative_(name, activations, delta, scratch)
         if name == "identity":
             return self.add_row_(delta, row)
         self.kernel(_ROW_DERIVATIVE[name])(activations, row, delta)

@@ -98,6 +98,25 @@ class NumpyBackend(ArrayBackend):
                        activations, delta, scratch)
         return delta
 
+    def linear_activate(self, inputs, weights, bias, name, out):
+        np.matmul(inputs, weights.T, out=out)
+
+        def finish(block):
+            block += bias
+            ArrayBackend.activate_(self, name, block)
+
+        self._map_rows(finish, out)
+        return out
+
+    def add_row_mul_derivative_(self, name, activations, delta, row, scratch):
+        def finish(a, d, s):
+            if row is not None:
+                d += row
+            ArrayBackend.mul_derivative_(self, name, a, d, s)
+
+        self._map_rows(finish, activations, delta, scratch)
+        return delta
+
     def squared_error(self, outputs, targets, delta):
         parts = self._map_rows(lambda o, t, d: ArrayBackend.squared_error(self, o, t, d),
                                outputs, targets, delta)

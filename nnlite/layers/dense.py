@@ -64,5 +64,4 @@ class Dense(Layer):
         weights, bias : backend views of ``W`` and ``b``
         out : array of shape (n_samples, n_out)
         """
-        backend.linear(inputs, weights, bias, out)
-        return self.activation.apply_(backend, out)
+        return backend.linear_activate(inputs, weights, bias, self.activation.name, out)

@@ -9,8 +9,9 @@ class Regularizer:
 
     * :meth:`parameter_penalty` sees the flat parameter and gradient buffers
       and the parameter table (weight decay);
-    * :meth:`activity_penalty` sees the activations of one hidden layer and
-      its per-sample delta before ``f'`` is applied (sparsity).
+    * :meth:`activity_term` sees the activations of one hidden layer and
+      returns its penalty and the row vector it adds to every sample's delta
+      before ``f'`` is applied (sparsity).
     """
 
     acts_on_parameters = False
@@ -30,8 +31,8 @@ class Regularizer:
         """
         raise NotImplementedError
 
-    def activity_penalty(self, backend, activation, activations, delta, workspace):
-        """Add this penalty's delta term into ``delta`` and return its value.
+    def activity_term(self, backend, activation, activations, workspace):
+        """This penalty's value and its derivative with respect to each sample's activations.
 
         Parameters
         ----------
@@ -39,9 +40,15 @@ class Regularizer:
         activation : Activation
             The hidden layer's activation function.
         activations : array of shape (n_samples, n_units)
-        delta : array of shape (n_samples, n_units)
-            Per-sample ``dJ/da`` of the layer (not yet multiplied by ``f'``).
         workspace : dict
-            Preallocated ``(n_units,)`` arrays under ``'mean'`` and ``'grad'``.
+            Preallocated ``(n_units,)`` arrays under ``'mean'`` and ``'grad'``,
+            owned by this regularizer for this layer.
+
+        Returns
+        -------
+        penalty : backend scalar
+        row : array of shape (n_units,) or None
+            ``m * dpenalty/da_i`` (the same for every sample ``i``), added to
+            the layer's per-sample delta before ``f'``; None when zero.
         """
         raise NotImplementedError

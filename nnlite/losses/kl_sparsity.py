@@ -73,14 +73,13 @@ class KLSparsity(Regularizer):
         """Refuse activations that can be negative (see the module notes)."""
         self.kind_for(activation)
 
-    def activity_penalty(self, backend, activation, activations, delta, workspace):
-        """Add ``beta * dKL/drho_hat`` to every row of ``delta``; return ``beta * sum KL``."""
+    def activity_term(self, backend, activation, activations, workspace):
+        """``beta * sum KL`` and the row ``beta * dKL/drho_hat`` added to every sample's delta."""
         if self.beta == 0.0:
-            return 0.0
+            return 0.0, None
         mean, grad = workspace["mean"], workspace["grad"]
         backend.column_sum(activations, mean, 1.0 / activations.shape[0])
         penalty = backend.kl_sparsity(mean, self.sparsity_param, self.kind_for(activation),
                                       CLIP_EPS[backend.dtype], grad)
         grad *= self.beta
-        backend.add_row_(delta, grad)
-        return self.beta * penalty
+        return self.beta * penalty, grad
