@@ -33,11 +33,13 @@ setup(
         "matplotlib>=3.5",
         "Pillow>=9.0",
         "scikit-learn>=1.1",
+        "threadpoolctl>=3",
     ],
     extras_require={
         "test": ["pytest>=7"],
         # CuPy wheels are built per CUDA major version; cupy-cuda12x serves CUDA 12.x drivers.
         "gpu": ["cupy-cuda12x>=13"],
+        "gpu-cuda13": ["cupy-cuda13x>=13"],
         "bench": ["threadpoolctl>=3"],
     },
     entry_points={"console_scripts": ["nnlite=nnlite.cli:main"]},

@@ -1,5 +1,6 @@
 """L-BFGS training over ``scipy.optimize.minimize(method='L-BFGS-B', jac=True)``."""
 
+import contextlib
 import sys
 import time
 import warnings
@@ -9,6 +10,11 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..exceptions import ConvergenceWarning
+
+try:
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    ThreadpoolController = None
 from ..validation import check_non_negative, check_positive_int
 
 
@@ -73,6 +79,14 @@ class LBFGS:
     callback : callable, optional
         ``callback(iteration, cost, theta)`` after each iteration; return
         True to stop early.
+    optimizer_blas_threads : int or None, default=1
+        BLAS threads while scipy's L-BFGS-B does its own work (the cost
+        function always runs with the process's full BLAS thread count).
+        L-BFGS-B only does vector operations on ``theta``, for which
+        multi-threaded BLAS is slower, not faster: on 2 cores, 400
+        iterations on 154,192 parameters took 76 s with 2 threads and 3.9 s
+        with 1 (``benchmarks/bench_loss.py --optimizer``).  None leaves the
+        thread count alone.
 
     Notes
     -----
@@ -83,7 +97,7 @@ class LBFGS:
     """
 
     def __init__(self, max_iter=400, tol=1e-9, gtol=1e-9, max_evaluations=None, history_size=10,
-                 verbose=False, stream=None, callback=None):
+                 verbose=False, stream=None, callback=None, optimizer_blas_threads=1):
         self.max_iter = check_positive_int(max_iter, "max_iter")
         self.tol = check_non_negative(tol, "tol")
         self.gtol = check_non_negative(gtol, "gtol")
@@ -93,6 +107,8 @@ class LBFGS:
         self.print_every = int(verbose) if not isinstance(verbose, bool) else (10 if verbose else 0)
         self.stream = stream
         self.callback = callback
+        self.optimizer_blas_threads = (None if optimizer_blas_threads is None else
+                                       check_positive_int(optimizer_blas_threads, "optimizer_blas_threads"))
 
     def __repr__(self):
         return f"LBFGS(max_iter={self.max_iter}, tol={self.tol})"
@@ -124,8 +140,18 @@ class LBFGS:
         counters = {"evaluations": 0, "iterations": 0}
         curve, times = [], []
 
+        controller = (ThreadpoolController() if ThreadpoolController is not None
+                      and self.optimizer_blas_threads is not None else None)
+        full_threads = controller.info() if controller is not None else None
+
+        def evaluate(theta):
+            if controller is None:
+                return fun(theta)
+            with controller.limit(limits=full_threads):
+                return fun(theta)
+
         def tracked(theta):
-            cost, grad = fun(theta)
+            cost, grad = evaluate(theta)
             counters["evaluations"] += 1
             if not np.isfinite(cost):
                 raise ValueError(
@@ -152,11 +178,14 @@ class LBFGS:
 
         interrupted = False
         status, message = 0, ""
+        optimizer_threads = (controller.limit(limits=self.optimizer_blas_threads, user_api="blas")
+                             if controller is not None else contextlib.nullcontext())
         try:
-            result = minimize(tracked, theta0, method="L-BFGS-B", jac=True, callback=on_iteration,
-                              options={"maxiter": self.max_iter, "maxfun": self.max_evaluations,
-                                       "ftol": self.tol, "gtol": self.gtol,
-                                       "maxcor": self.history_size})
+            with optimizer_threads:
+                result = minimize(tracked, theta0, method="L-BFGS-B", jac=True, callback=on_iteration,
+                                  options={"maxiter": self.max_iter, "maxfun": self.max_evaluations,
+                                           "ftol": self.tol, "gtol": self.gtol,
+                                           "maxcor": self.history_size})
             status, message = int(result.status), str(result.message)
             if result.fun <= best["cost"]:
                 best["cost"], best["theta"] = float(result.fun), np.array(result.x, dtype=np.float64)
