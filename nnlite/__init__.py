@@ -9,6 +9,7 @@ The pieces, from the bottom up:
 * :mod:`nnlite.network` -- :class:`Network`: forward, backprop, cost and gradient;
 * :mod:`nnlite.optim` -- L-BFGS training;
 * :mod:`nnlite.estimator` -- :class:`SparseAutoencoder` (scikit-learn style), save/load;
+* :mod:`nnlite.stacked` -- :class:`StackedAutoencoder`: greedy pretraining, unrolling, fine-tuning;
 * :mod:`nnlite.gradcheck` -- numerical gradient checks.
 """
 
@@ -21,9 +22,10 @@ from .layers import Dense, get_activation
 from .losses import KLSparsity, SquaredError, WeightDecay
 from .network import Network
 from .optim import LBFGS
+from .stacked import StackedAutoencoder
 
 __all__ = [
     "ConvergenceWarning", "Dense", "KLSparsity", "LBFGS", "Network", "SparseAutoencoder",
-    "SquaredError", "WeightDecay", "__version__", "build_autoencoder", "check_gradient",
+    "SquaredError", "StackedAutoencoder", "WeightDecay", "__version__", "build_autoencoder", "check_gradient",
     "get_activation", "load_model", "numerical_gradient", "relative_error",
 ]
