@@ -342,7 +342,11 @@ def make_preprocessor(name, epsilon=0.1, channels=3):
           the pixel range.  Whitened values are roughly zero-mean and
           unbounded, which a sigmoid output cannot reproduce: train with a
           linear decoder (``output_activation='identity'``, see
-          :func:`default_output_activation`).
+          :func:`default_output_activation`) and a stronger weight decay
+          than SPEC's, which otherwise leaves the weights along the weak
+          (amplified) directions undamped and the filters noisy: UFLDL's
+          linear-decoder values ``lambda_=3e-3, sparsity_param=0.035,
+          beta=5`` are what ``nnlite train --normalization zca`` uses.
     epsilon : float, default=0.1
         ZCA regulariser (``'zca'`` only).
     channels : int, default=3

@@ -51,7 +51,10 @@ def test_default_source_end_to_end(tmp_path, capsys):
 
 
 def test_defaults_match_the_spec():
+    from nnlite.cli.train import check_arguments
+
     args = build_parser().parse_args(["train"])
+    check_arguments(args)
     assert (args.patches, args.patch_size, args.hidden, args.rho, args.lambda_, args.beta,
             args.iterations, args.normalization, args.activation) == \
         (10000, 8, "75", 0.01, 1e-4, 3.0, 400, "spec", "sigmoid")
@@ -76,6 +79,7 @@ def test_zca_uses_a_linear_decoder_and_is_stored(tmp_path):
     assert main(tiny("--normalization", "zca", "--epsilon", "0.05", output=output)) == 0
     model, preprocessor = load_model_preprocessor(output / "model.npz")
     assert model.output_activation == "identity"
+    assert (model.sparsity_param, model.lambda_, model.beta) == (0.035, 3e-3, 5.0)
     assert preprocessor.named_steps["zca"].epsilon == 0.05
     assert preprocessor.named_steps["normalize"].remove_mean
 
@@ -84,9 +88,11 @@ def test_stacked_hidden_sizes(tmp_path):
     output = tmp_path / "stacked"
     argv = tiny(output=output)
     argv[argv.index("--hidden") + 1] = "8,4,8"
-    assert main(argv + ["--activation", "relu", "--output-activation", "sigmoid"]) == 0
+    assert main(argv + ["--activation", "relu", "--output-activation", "sigmoid", "--rho", "0.02",
+                        "--lambda", "1e-3", "--beta", "2"]) == 0
     model, _ = load_model_preprocessor(output / "model.npz")
     assert type(model).__name__ == "StackedAutoencoder"
+    assert (model.sparsity_param, model.lambda_, model.beta) == (0.02, 1e-3, 2.0)
     assert model.network_.sizes == [192, 8, 4, 8, 192]
     summary = json.loads((output / "summary.json").read_text())
     assert len(summary["result"]["mean_hidden_activation"]) == 3

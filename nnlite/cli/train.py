@@ -42,7 +42,8 @@ examples:
   nnlite train
   nnlite train folder ../shared/data/cifar10-jpeg/train --limit 5000 --cache-dir ~/.cache/nnlite
   nnlite train stl10 data/stl10_binary --split unlabeled --patches 100000 --hidden 400
-  nnlite train --hidden 200,50,200 --iterations 200 --normalization zca
+  nnlite train --hidden 200,50,200 --iterations 200
+  nnlite train --normalization zca      (linear decoder, rho 0.035, lambda 3e-3, beta 5)
 Exit status: 0 success, 2 bad input (the message names it), 130 interrupted."""
 
 
@@ -81,14 +82,15 @@ def add_parser(subparsers):
     model.add_argument("--hidden", default="75", metavar="SIZES",
                        help="hidden layer size, or symmetric comma list for a stacked "
                             "autoencoder, e.g. 200,50,200 (default: 75)")
-    model.add_argument("--rho", type=float, default=0.01, help="sparsity target rho (default: 0.01)")
-    model.add_argument("--lambda", dest="lambda_", type=float, default=1e-4, metavar="LAMBDA",
-                       help="weight decay lambda (default: 1e-4)")
-    model.add_argument("--beta", type=float, default=3.0, help="sparsity weight beta (default: 3)")
+    model.add_argument("--rho", type=float, help="sparsity target rho (default: 0.01; 0.035 with zca)")
+    model.add_argument("--lambda", dest="lambda_", type=float, metavar="LAMBDA",
+                       help="weight decay lambda (default: 1e-4; 3e-3 with zca)")
+    model.add_argument("--beta", type=float,
+                       help="sparsity weight beta (default: 3; 5 with zca)")
     model.add_argument("--activation", default="sigmoid", choices=("sigmoid", "relu"),
                        help="hidden activation (default: sigmoid)")
     model.add_argument("--output-activation", choices=("sigmoid", "identity", "relu"),
-                       help="output activation (default: sigmoid; identity with --normalization zca)")
+                       help="output activation (default: sigmoid; identity with zca)")
     training = parser.add_argument_group("training")
     training.add_argument("--iterations", type=int, default=400, metavar="N",
                           help="L-BFGS iterations (per stage and for fine-tuning when stacked; "
@@ -107,6 +109,13 @@ def add_parser(subparsers):
                         help="no progress lines while training (the final summary is still printed)")
     parser.set_defaults(func=run)
     return parser
+
+
+#: Defaults of --rho, --lambda, --beta: SPEC's values, and for ZCA-whitened patches (a
+#: linear decoder) UFLDL's linear-decoder values -- with SPEC's lambda the weights along
+#: the whitening's weak directions are barely decayed and the filters come out as noise.
+HYPERPARAMETERS = {"spec": {"rho": 0.01, "lambda_": 1e-4, "beta": 3.0},
+                   "zca": {"rho": 0.035, "lambda_": 3e-3, "beta": 5.0}}
 
 
 # ------------------------------------------------------------------ checks
@@ -163,6 +172,10 @@ def check_arguments(args):
                                  ("--iterations", args.iterations, 1)):
         if value < minimum:
             raise ValueError(f"{flag} must be >= {minimum}, got {value}")
+    defaults = HYPERPARAMETERS["zca" if args.normalization == "zca" else "spec"]
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     if not 0.0 < args.rho < 1.0:
