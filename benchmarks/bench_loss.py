@@ -12,9 +12,12 @@ hits every contender alike):
   installed (an optional peer);
 
 and prints each as milliseconds and as a ratio.  ``--train`` adds a full
-default training (10,000 patches, 400 L-BFGS iterations).
+default training (10,000 patches, 400 L-BFGS iterations).  ``--optimizer``
+times scipy's L-BFGS-B alone (400 iterations on a quadratic with as many
+parameters as the network) with one BLAS thread and with all, the choice
+``LBFGS(optimizer_blas_threads=...)`` makes.
 
-Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--train]``.
+Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--train] [--optimizer]``.
 """
 
 import argparse
@@ -26,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from nnlite import SparseAutoencoder, build_autoencoder  # noqa: E402
+from nnlite import LBFGS, SparseAutoencoder, build_autoencoder  # noqa: E402
 
 RHO, LAMBDA, BETA = 0.01, 1e-4, 3.0
 
@@ -111,6 +114,28 @@ def best_times(contenders, repeats):
     return {name: 1e3 * value for name, value in best.items()}
 
 
+def optimizer_overhead(n_params, iterations=400):
+    """Seconds per L-BFGS-B iteration spent in scipy itself, by BLAS thread setting.
+
+    The function is a diagonal quadratic whose cost and gradient take
+    microseconds, so nearly all the time is the optimiser's own work.
+    """
+    rng = np.random.default_rng(0)
+    curvature = rng.uniform(1.0, 10.0, n_params)
+
+    def quadratic(theta):
+        gradient = curvature * theta
+        return 0.5 * float(theta @ gradient), gradient
+
+    timings = {}
+    for threads in (1, None):
+        result = LBFGS(max_iter=iterations, tol=0.0, gtol=0.0, optimizer_blas_threads=threads).minimize(
+            quadratic, rng.standard_normal(n_params))
+        timings["1 thread" if threads == 1 else "all threads"] = (result.wall_time / result.n_iter,
+                                                                  result.n_iter)
+    return timings
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10000, help="patches (default 10000)")
@@ -118,7 +143,17 @@ def main(argv=None):
     parser.add_argument("--hidden", type=int, default=75)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--train", action="store_true", help="also time a full default training")
+    parser.add_argument("--optimizer", action="store_true",
+                        help="only time scipy's L-BFGS-B on its own, by BLAS thread setting")
+    parser.add_argument("--n-params", type=int, default=None,
+                        help="parameters for --optimizer (default: the network's)")
     args = parser.parse_args(argv)
+    if args.optimizer:
+        n_params = args.n_params or 2 * args.visible * args.hidden + args.visible + args.hidden
+        for label, (seconds, n_iter) in optimizer_overhead(n_params).items():
+            print(f"scipy L-BFGS-B alone, {n_params} parameters, {label:11s}: "
+                  f"{1e3 * seconds:.2f} ms per iteration ({n_iter} iterations)")
+        return
 
     rng = np.random.default_rng(0)
     data = rng.uniform(0.1, 0.9, (args.n, args.visible))
