@@ -223,8 +223,7 @@ def run(args):
     """Run ``nnlite train``; returns the exit status."""
     from ..data import load_dataset
     from ..data.patches import sample_patches_raw
-    from ..display import display_layer, plot_loss_curve
-    from ..preprocessing import default_output_activation, make_preprocessor, preprocessor_state
+    from ..preprocessing import default_output_activation, make_preprocessor
 
     source, path, hidden = check_arguments(args)
     started = time.perf_counter()
@@ -250,32 +249,36 @@ def run(args):
     except ImportError as error:
         raise ValueError(f"backend {args.backend!r} is not available here ({error})") from None
     codes = [model.encode(patches, layer=k) for k in range(1, len(hidden) + 1)]
-    summary = write_outputs(args, model, preprocessor, raw, patches, codes, dataset, source, path,
-                            output_activation, started, preprocessor_state, display_layer,
-                            plot_loss_curve)
+    data = {"source": source, "path": path, "split": args.split, "name": dataset.name,
+            "n_images": int(dataset.images.shape[0]), "image_shape": list(image_shape),
+            "patches": int(raw.shape[0]), "patch_size": args.patch_size,
+            "normalization": args.normalization, "seed": args.seed}
+    summary = write_outputs(args, model, preprocessor, patches, codes, data, output_activation,
+                            started)
     print_summary(summary)
     return 0
 
 
-def write_outputs(args, model, preprocessor, raw, patches, codes, dataset, source, path,
-                  output_activation, started, preprocessor_state, display_layer, plot_loss_curve):
-    """Write model.npz, filters.png, patches.png, loss_curve.png, summary.json; return the summary."""
+def write_outputs(args, model, preprocessor, patches, codes, data, output_activation, started):
+    """Write model.npz, filters.png, patches.png, loss_curve.png, summary.json; return the summary.
+
+    ``patches`` are the preprocessed training rows, ``codes`` the activations
+    of each hidden layer on them, ``data`` the description of the data used.
+    """
+    from ..display import display_layer, plot_loss_curve
+    from ..preprocessing import preprocessor_state
+
     folder = os.path.abspath(args.output)
     os.makedirs(folder, exist_ok=True)
     files = {name: os.path.join(folder, name) for name in
              ("model.npz", "filters.png", "patches.png", "loss_curve.png", "summary.json")}
-    channels = dataset.image_shape[2]
-    patch_shape = (args.patch_size, args.patch_size, channels)
+    patch_shape = (args.patch_size, args.patch_size, data["image_shape"][2])
     metadata, arrays = preprocessor_state(preprocessor)
-    data = {"source": source, "path": path, "split": args.split, "name": dataset.name,
-            "n_images": int(dataset.images.shape[0]), "image_shape": list(dataset.image_shape),
-            "patches": int(raw.shape[0]), "patch_size": args.patch_size,
-            "normalization": args.normalization, "seed": args.seed}
     model.save(files["model.npz"], arrays=arrays, metadata={"preprocessor": metadata, "data": data})
     display_layer(pixel_filters(model, preprocessor), files["filters.png"], image_shape=patch_shape)
     display_layer(patches[:100], files["patches.png"], image_shape=patch_shape)
     plot_loss_curve(model.loss_curve_, files["loss_curve.png"], time_curve=model.time_curve_,
-                    title=f"nnlite train: {source}, {args.patches} patches")
+                    title=f"nnlite train: {data['name']}, {data['patches']} patches")
     summary = {
         "nnlite_version": __version__, "data": data,
         "model": {"class": type(model).__name__, "sizes": model.network_.sizes,
