@@ -26,7 +26,8 @@ from sklearn.utils.validation import check_is_fitted
 from .validation import check_data, check_non_negative, check_positive_int
 
 __all__ = ["normalize_data", "PatchNormalizer", "ZCAWhitening", "make_preprocessor",
-           "PREPROCESSORS", "default_output_activation", "preprocessor_state",
+           "PREPROCESSORS", "default_output_activation", "default_hyperparameters",
+           "preprocessor_state",
            "load_preprocessor", "load_model_preprocessor"]
 
 #: Target interval of SPEC's normalisation.
@@ -370,6 +371,23 @@ def default_output_activation(name):
     if name not in _OUTPUT_ACTIVATION:
         raise ValueError(f"unknown normalization {name!r}; choose one of {', '.join(PREPROCESSORS)}")
     return _OUTPUT_ACTIVATION[name]
+
+
+def default_hyperparameters(name):
+    """Sparse-autoencoder settings that suit preprocessor ``name``.
+
+    Returns
+    -------
+    dict with ``sparsity_param``, ``lambda_``, ``beta``
+        SPEC's ``0.01, 1e-4, 3`` for 'spec' and 'mean-removed'; UFLDL's
+        linear-decoder values ``0.035, 3e-3, 5`` for 'zca' (with SPEC's
+        weight decay the weights along the whitening's weak directions stay
+        undamped and the filters look like noise).
+    """
+    default_output_activation(name)   # validates the name
+    if name == "zca":
+        return {"sparsity_param": 0.035, "lambda_": 3e-3, "beta": 5.0}
+    return {"sparsity_param": 0.01, "lambda_": 1e-4, "beta": 3.0}
 
 
 def preprocessor_state(preprocessor, prefix="preprocessor/"):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
-from nnlite.preprocessing import (PatchNormalizer, ZCAWhitening, default_output_activation,
+from nnlite.preprocessing import (PatchNormalizer, ZCAWhitening, default_hyperparameters,
+                                  default_output_activation,
                                   load_model_preprocessor, load_preprocessor, make_preprocessor,
                                   normalize_data, preprocessor_state)
 
@@ -169,6 +170,10 @@ def test_named_preprocessors():
     assert isinstance(zca, Pipeline) and zca.named_steps["zca"].epsilon == 0.5
     assert default_output_activation("zca") == "identity"
     assert default_output_activation("spec") == "sigmoid"
+    assert default_hyperparameters("spec") == {"sparsity_param": 0.01, "lambda_": 1e-4, "beta": 3.0}
+    assert default_hyperparameters("zca")["lambda_"] == 3e-3
+    with pytest.raises(ValueError, match="'pca'"):
+        default_hyperparameters("pca")
     with pytest.raises(ValueError, match="'pca'"):
         make_preprocessor("pca")
     with pytest.raises(ValueError, match="unknown stored preprocessor class 'Nope'"):

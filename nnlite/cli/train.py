@@ -111,13 +111,6 @@ def add_parser(subparsers):
     return parser
 
 
-#: Defaults of --rho, --lambda, --beta: SPEC's values, and for ZCA-whitened patches (a
-#: linear decoder) UFLDL's linear-decoder values -- with SPEC's lambda the weights along
-#: the whitening's weak directions are barely decayed and the filters come out as noise.
-HYPERPARAMETERS = {"spec": {"rho": 0.01, "lambda_": 1e-4, "beta": 3.0},
-                   "zca": {"rho": 0.035, "lambda_": 3e-3, "beta": 5.0}}
-
-
 # ------------------------------------------------------------------ checks
 def parse_hidden(text):
     """``'75'`` -> ``[75]``, ``'200,50,200'`` -> ``[200, 50, 200]``; ValueError naming the text."""
@@ -172,10 +165,13 @@ def check_arguments(args):
                                  ("--iterations", args.iterations, 1)):
         if value < minimum:
             raise ValueError(f"{flag} must be >= {minimum}, got {value}")
-    defaults = HYPERPARAMETERS["zca" if args.normalization == "zca" else "spec"]
-    for name, value in defaults.items():
+    from ..preprocessing import default_hyperparameters
+
+    # --rho/--lambda/--beta default to SPEC's values, or UFLDL's linear-decoder ones with zca.
+    defaults = default_hyperparameters(args.normalization)
+    for name, key in (("rho", "sparsity_param"), ("lambda_", "lambda_"), ("beta", "beta")):
         if getattr(args, name) is None:
-            setattr(args, name, value)
+            setattr(args, name, defaults[key])
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     if not 0.0 < args.rho < 1.0:
