@@ -44,10 +44,13 @@ def test_classify_end_to_end_with_holdout(tmp_path, capsys):
         (name, classifier) for name in ("raw pixels", "ae 75 s4", "ae 75 s8")
         for classifier in ("logistic", "knn")]
     # every table line on stdout shows a row of the JSON, with the same accuracy
-    assert len(printed) == 1 + len(rows) + 1
+    assert len(printed) == 1 + len(rows) + 2
     for line, row in zip(printed[1:], rows):
         assert line.startswith(row["features"]) and f"{row['accuracy']:.4f}" in line
-    assert printed[-1].startswith("best:")
+    assert printed[-2].startswith("best:") and printed[-1].startswith("time: load data")
+    steps = [timing["step"] for timing in document["timings"]]
+    assert steps[0] == "load data" and steps[-1] == "end to end"
+    assert all(f"{t['step']} {t['seconds']:.1f} s" in printed[-1] for t in document["timings"])
     data = document["data"]
     assert data["test"] == "stratified hold-out" and data["n_holdout"] == 15
     assert document["settings"]["n_test"] == 15 and document["settings"]["n_train"] == 45

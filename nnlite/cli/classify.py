@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -360,8 +361,10 @@ def run(args):
         raise ValueError(f"--memory-limit must be > 0 MiB, got {args.memory_limit}")
     if args.holdout is not None:
         parse_holdout(args.holdout)
+    started = time.perf_counter()
     train, test_images, test_labels, protocol = load_data(args, log)
     patch_images = load_patch_images(args, log)
+    loading = time.perf_counter() - started
     models = [FeatureModel.load(path, channels=train.image_shape[2]) for path in args.model]
     folds = None if args.no_folds else train.folds
     autoencoder_options = {"activation": args.activation, "sparsity_param": args.rho, "lambda_": args.lambda_,
@@ -379,11 +382,14 @@ def run(args):
         max_iter=args.iterations, autoencoder_options=autoencoder_options, classifier_options=settings,
         folds=folds, memory_limit=int(args.memory_limit * 2**20), class_names=train.class_names,
         patch_images=patch_images, random_state=args.seed, progress=log)
+    table.info["timings"].insert(0, {"step": "load data", "seconds": loading})
+    table.info["timings"].append({"step": "end to end", "seconds": time.perf_counter() - started})
     best = table.best()
     table.info.update(data=protocol, best=best,
                       arguments={key: value for key, value in vars(args).items() if key != "func"})
     print(table.format(), flush=True)
     print(f"best: {best['features']} + {best['classifier']}: accuracy {best['accuracy']:.4f}", flush=True)
+    print("time: " + ", ".join(f"{t['step']} {t['seconds']:.1f} s" for t in table.info["timings"]), flush=True)
     for path in write_outputs(args, table):
         log(f"wrote {path}")
     return 0
