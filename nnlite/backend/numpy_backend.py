@@ -1,13 +1,19 @@
 """The default backend: numpy on the CPU, float64 or float32.
 
-Matrix products go to numpy's BLAS, which is multi-threaded already.  The
-element-wise passes (bias add, activation, derivative, error) are not:
-numpy runs each ufunc on one core.  For large batches this backend splits
-them by rows over a small thread pool (numpy releases the GIL inside its
-ufunc loops), so all cores work on them as they do on the products.  Results
-are bit-for-bit the same as the single-threaded path, except the squared
-error sum, whose partial sums are added in a fixed order (deterministic,
-rounding may differ in the last bits from one undivided sum).
+Matrix products go to numpy's BLAS.  The element-wise work of a layer (bias
+add and activation; sparsity term and derivative; error and derivative) is a
+chain of several numpy passes over arrays of ``n_samples x n_units``, each of
+which would stream the whole array from memory.  This backend runs such a
+chain on one block of rows at a time, blocks sized to stay in the CPU cache
+(``BLOCK_BYTES``), so only the first pass of each block touches main memory.
+The results are bit-for-bit those of the unblocked passes, except the
+squared-error sum, whose per-block partial sums are added in a fixed order
+(deterministic; the last bits may differ from one undivided sum).
+
+Optionally (``n_threads > 1``) blocks are spread over a thread pool (numpy
+releases the GIL inside ufunc loops).  The default is one thread: measured on
+2 cores, OpenBLAS's worker threads keep spinning after each product and
+compete with element-wise threads, which made evaluations slower, not faster.
 """
 
 import os
@@ -17,15 +23,8 @@ import numpy as np
 
 from .base import ArrayBackend
 
-#: Element-wise work below this many elements stays on the calling thread.
-PARALLEL_MIN_ELEMENTS = 1 << 16
-
-
-def _default_threads():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+#: Target size of one block of rows for blocked element-wise chains (bytes of the widest array).
+BLOCK_BYTES = 1 << 17
 
 
 class NumpyBackend(ArrayBackend):
@@ -35,9 +34,9 @@ class NumpyBackend(ArrayBackend):
     ----------
     dtype : {'float64', 'float32'}, default='float64'
     n_threads : int, optional
-        Threads for element-wise passes on large batches (default: the CPUs
-        this process may use; ``$NNLITE_NUM_THREADS`` overrides).  1 turns
-        threading off.
+        Threads for the blocked element-wise chains (default 1;
+        ``$NNLITE_NUM_THREADS`` overrides).  Matrix products use BLAS's own
+        threads whatever this is.
 
     Notes
     -----
@@ -52,10 +51,13 @@ class NumpyBackend(ArrayBackend):
     def __init__(self, dtype="float64", n_threads=None):
         super().__init__(dtype)
         if n_threads is None:
-            n_threads = int(os.environ.get("NNLITE_NUM_THREADS", 0)) or _default_threads()
+            n_threads = int(os.environ.get("NNLITE_NUM_THREADS", 0) or 1)
         if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
         self.n_threads = n_threads
+
+    def __repr__(self):
+        return f"NumpyBackend(dtype={self.dtype.name!r}, n_threads={self.n_threads})"
 
     def _pool(self):
         pool = NumpyBackend._pools.get(self.n_threads)
@@ -64,25 +66,34 @@ class NumpyBackend(ArrayBackend):
                 self.n_threads, thread_name_prefix="nnlite-elementwise")
         return pool
 
-    def _row_chunks(self, array):
-        """Row slices splitting ``array`` over the threads, or None to stay serial."""
-        if self.n_threads == 1 or array.ndim != 2 or array.size < PARALLEL_MIN_ELEMENTS:
-            return None
-        bounds = np.linspace(0, array.shape[0], self.n_threads + 1).astype(int)
-        return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-
     def _map_rows(self, function, *arrays):
-        """Run ``function(*row_blocks)`` on row blocks of ``arrays`` in parallel; list of results."""
-        chunks = self._row_chunks(arrays[0])
-        if chunks is None:
+        """``function(*row_blocks)`` on cache-sized row blocks of ``arrays``; list of results."""
+        first = arrays[0]
+        if first.ndim != 2:
             return [function(*arrays)]
-        futures = [self._pool().submit(function, *(a[rows] for a in arrays)) for rows in chunks]
+        row_bytes = max(a.shape[1] for a in arrays) * first.itemsize
+        rows = max(1, BLOCK_BYTES // max(row_bytes, 1))
+        if rows >= first.shape[0]:
+            return [function(*arrays)]
+        blocks = [slice(start, start + rows) for start in range(0, first.shape[0], rows)]
+        if self.n_threads == 1:
+            return [function(*(a[block] for a in arrays)) for block in blocks]
+        futures = [self._pool().submit(function, *(a[block] for a in arrays)) for block in blocks]
         return [future.result() for future in futures]
 
-    # Element-wise passes, split by rows; each block reuses the serial reference code.
     def linear(self, inputs, weights, bias, out):
         np.matmul(inputs, weights.T, out=out)
         self._map_rows(lambda block: ArrayBackend.add_row_(self, block, bias), out)
+        return out
+
+    def linear_activate(self, inputs, weights, bias, name, out):
+        np.matmul(inputs, weights.T, out=out)
+
+        def finish(block):
+            block += bias
+            ArrayBackend.activate_(self, name, block)
+
+        self._map_rows(finish, out)
         return out
 
     def add_row_(self, array, row):
@@ -97,16 +108,6 @@ class NumpyBackend(ArrayBackend):
         self._map_rows(lambda a, d, s: ArrayBackend.mul_derivative_(self, name, a, d, s),
                        activations, delta, scratch)
         return delta
-
-    def linear_activate(self, inputs, weights, bias, name, out):
-        np.matmul(inputs, weights.T, out=out)
-
-        def finish(block):
-            block += bias
-            ArrayBackend.activate_(self, name, block)
-
-        self._map_rows(finish, out)
-        return out
 
     def add_row_mul_derivative_(self, name, activations, delta, row, scratch):
         def finish(a, d, s):
