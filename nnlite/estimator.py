@@ -6,7 +6,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
 from .io import ModelFileError, load_arrays, save_arrays
-from .optim.lbfgs import LBFGS
+from .optim import make_optimizer
 from .validation import check_data, check_hidden_sizes, check_random_state
 
 #: Estimator classes by name, so :func:`load_model` can rebuild any of them.
@@ -41,6 +41,11 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         L-BFGS iterations.
     tol : float, default=1e-9
         L-BFGS relative cost tolerance.
+    optimizer : {'lbfgs-b', 'lbfgs'}, default='lbfgs-b'
+        ``'lbfgs-b'``: scipy's L-BFGS-B (SPEC's choice); ``'lbfgs'``:
+        nnlite's own L-BFGS (two-loop recursion, strong-Wolfe line search),
+        much less work per iteration, which matters on a GPU where scipy's
+        own work dominates (see :mod:`nnlite.optim`).
     backend : str, optional
         Array backend (``'numpy'``, ``'cupy'``, ``'cudamat'``).
     dtype : {'float64', 'float32'}, default='float64'
@@ -78,7 +83,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
     def __init__(self, hidden_size=75, activation="sigmoid", output_activation="sigmoid",
                  sparsity_param=0.01, lambda_=1e-4, beta=3.0, max_iter=400, tol=1e-9,
-                 backend=None, dtype="float64", random_state=None, verbose=False):
+                 optimizer="lbfgs-b", backend=None, dtype="float64", random_state=None,
+                 verbose=False):
         self.hidden_size = hidden_size
         self.activation = activation
         self.output_activation = output_activation
@@ -87,6 +93,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.beta = beta
         self.max_iter = max_iter
         self.tol = tol
+        self.optimizer = optimizer
         self.backend = backend
         self.dtype = dtype
         self.random_state = random_state
@@ -100,7 +107,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
                                  backend=self.backend, dtype=self.dtype)
 
     def _trainer(self):
-        return LBFGS(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+        return make_optimizer(self.optimizer, max_iter=self.max_iter, tol=self.tol,
+                              verbose=self.verbose)
 
     def fit(self, X, y=None):
         """Train on the rows of ``X``.

@@ -40,7 +40,7 @@ from .autoencoder import build_autoencoder
 from .estimator import SparseAutoencoder, register_model
 from .layers.activations import get_activation
 from .network import Network
-from .optim.lbfgs import LBFGS, TrainingResult
+from .optim import TrainingResult, make_optimizer
 from .validation import (check_data, check_hidden_sizes, check_non_negative,
                          check_open_unit_interval, check_positive_int, check_random_state)
 
@@ -150,7 +150,7 @@ class Stage:
 def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigmoid",
                    sparsity_param=0.01, lambda_=1e-4, beta=3.0, max_iter=400, tol=1e-9,
                    inner_output_activation=None, backend=None, dtype="float64",
-                   random_state=None, verbose=False):
+                   random_state=None, verbose=False, optimizer="lbfgs-b"):
     """Greedy layer-wise pretraining of the encoder half of a symmetric stack.
 
     Parameters
@@ -177,6 +177,8 @@ def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigm
         One generator draws every stage's seed, so a seed fixes the stack.
     verbose : bool or int
         Stage headers and L-BFGS progress on stderr.
+    optimizer : {'lbfgs-b', 'lbfgs'}, default='lbfgs-b'
+        See :func:`nnlite.optim.make_optimizer`.
 
     Returns
     -------
@@ -208,8 +210,8 @@ def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigm
         if verbose:
             print(f"stage {index + 1}/{len(sizes)}: {network.sizes} ({network.activation_names})",
                   file=sys.stderr, flush=True)
-        result = LBFGS(max_iter=chosen["max_iter"], tol=tol,
-                       verbose=verbose).minimize(network.objective(data), network.theta)
+        result = make_optimizer(optimizer, max_iter=chosen["max_iter"], tol=tol,
+                                verbose=verbose).minimize(network.objective(data), network.theta)
         if result.interrupted:  # a partial stack has not the requested architecture
             raise KeyboardInterrupt(f"pretraining interrupted in stage {index + 1}")
         network.set_theta(result.theta)
@@ -302,6 +304,9 @@ class StackedAutoencoder(SparseAutoencoder):
         seeds every stage (or the random initialisation).
     inner_output_activation : str, optional
         Decoder activation of the inner stages (see the module notes).
+    optimizer : {'lbfgs-b', 'lbfgs'}, default='lbfgs-b'
+        Used for every stage and for fine-tuning (see
+        :func:`nnlite.optim.make_optimizer`).
 
     Attributes
     ----------
@@ -346,7 +351,7 @@ class StackedAutoencoder(SparseAutoencoder):
     def __init__(self, hidden_size=(200, 50, 200), activation="sigmoid", output_activation="sigmoid",
                  sparsity_param=0.01, lambda_=1e-4, beta=3.0, pretrain_iter=400, finetune_iter=400,
                  pretrain=True, tol=1e-9, backend=None, dtype="float64", random_state=None,
-                 verbose=False, inner_output_activation=None):
+                 verbose=False, inner_output_activation=None, optimizer="lbfgs-b"):
         self.hidden_size = hidden_size
         self.activation = activation
         self.output_activation = output_activation
@@ -362,6 +367,7 @@ class StackedAutoencoder(SparseAutoencoder):
         self.random_state = random_state
         self.verbose = verbose
         self.inner_output_activation = inner_output_activation
+        self.optimizer = optimizer
 
     # ------------------------------------------------------------- building
     def _plan(self):
@@ -382,7 +388,8 @@ class StackedAutoencoder(SparseAutoencoder):
                                  dtype=self.dtype, **self._finetune_cost(plan))
 
     def _trainer(self):
-        return LBFGS(max_iter=self.finetune_iter, tol=self.tol, verbose=self.verbose)
+        return make_optimizer(self.optimizer, max_iter=self.finetune_iter, tol=self.tol,
+                              verbose=self.verbose)
 
     def fit(self, X, y=None):
         """Pretrain (unless ``pretrain=False``), unroll and fine-tune on the rows of ``X``.
@@ -409,7 +416,8 @@ class StackedAutoencoder(SparseAutoencoder):
                 output_activation=self.output_activation, sparsity_param=plan["sparsity_param"],
                 lambda_=plan["lambda_"], beta=plan["beta"], max_iter=plan["max_iter"],
                 tol=self.tol, inner_output_activation=self.inner_output_activation,
-                backend=self.backend, dtype=self.dtype, random_state=rng, verbose=self.verbose)
+                backend=self.backend, dtype=self.dtype, random_state=rng, verbose=self.verbose,
+                optimizer=self.optimizer)
             network = unroll(stages, backend=self.backend, dtype=self.dtype,
                              **self._finetune_cost(plan))
         else:

@@ -166,3 +166,13 @@ def test_float32_training(data):
     model = SparseAutoencoder(hidden_size=5, max_iter=10, random_state=0, dtype="float32").fit(data)
     assert model.transform(data).dtype == np.float32
     assert model.loss_curve_[-1] < model.loss_curve_[0]
+
+
+def test_optimizer_choice(data):
+    scipy_model = SparseAutoencoder(hidden_size=5, max_iter=30, random_state=0).fit(data)
+    own_model = SparseAutoencoder(hidden_size=5, max_iter=30, random_state=0, optimizer="lbfgs").fit(data)
+    assert own_model.n_iter_ == 30
+    assert own_model.cost_ < own_model.loss_curve_[0]
+    assert own_model.cost_ <= 1.05 * scipy_model.cost_
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        SparseAutoencoder(hidden_size=5, max_iter=3, optimizer="adam").fit(data)

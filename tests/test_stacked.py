@@ -125,16 +125,16 @@ def test_unroll_refuses_stages_that_do_not_chain(X):
 
 
 def test_ctrl_c_in_a_stage_stops_pretraining(X, monkeypatch):
-    import nnlite.stacked
+    from nnlite.optim import LBFGS
 
-    original = nnlite.stacked.LBFGS.minimize
+    original = LBFGS.minimize
 
     def interrupted(self, fun, theta0):
         result = original(self, fun, theta0)
         result.interrupted = True  # what LBFGS reports after catching KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(nnlite.stacked.LBFGS, "minimize", interrupted)
+    monkeypatch.setattr(LBFGS, "minimize", interrupted)
     with pytest.raises(KeyboardInterrupt, match="stage 1"):
         pretrain_stack(X, [8, 4, 8], max_iter=2, random_state=0)
 
