@@ -79,6 +79,16 @@ def test_classify_separate_test_folder_and_trained_model(tmp_path, capsys):
     assert document["models"][0]["source"].endswith("model.npz")
 
 
+def test_validation_split_leaves_the_test_set_unused(tmp_path, capsys):
+    root = write_folder(tmp_path / "train", n=90)
+    json_path = tmp_path / "run.json"
+    assert main(["classify", "folder", root, "--holdout", "30", "--validation", "15", "--train-limit", "30",
+                 "--classifiers", "knn", "--hidden", "4", "--json", str(json_path)] + FAST) == 0
+    document = json.loads(json_path.read_text())
+    assert document["data"]["test"].startswith("validation split") and document["data"]["n_validation"] == 15
+    assert document["settings"]["n_test"] == 15 and document["settings"]["n_train"] == 30
+
+
 def test_classify_refuses_test_classes_missing_from_training(tmp_path, capsys):
     train_root = write_folder(tmp_path / "train", classes=("apple", "boat"))
     test_root = write_folder(tmp_path / "test", n=30, seed=5)

@@ -102,6 +102,12 @@ def add_parser(subparsers):
     data.add_argument("--holdout", metavar="N",
                       help="hold out N training images (or a fraction like 0.2) as the stratified "
                            "test set; default 0.2 where the source has no test split")
+    data.add_argument("--validation", metavar="N",
+                      help="for tuning: score on a stratified validation split (N images or a fraction) "
+                           "of the training images instead of the test set, which is left unused")
+    data.add_argument("--train-limit", type=int, metavar="N",
+                      help="train the classifiers on at most N of the training images (stratified, "
+                           "seeded; after the test/validation split)")
     data.add_argument("--no-folds", action="store_true", help="skip the predefined folds (STL-10)")
     data.add_argument("--patch-split", metavar="SPLIT",
                       help="sample the autoencoder patches from this split of SOURCE (e.g. "
@@ -266,6 +272,27 @@ def load_data(args, log):
     return data.subset(train_index), test.images, test.labels, protocol
 
 
+def narrow_training(args, train, test_images, test_labels, protocol, log):
+    """Apply ``--validation`` and ``--train-limit`` to the split made by :func:`load_data`."""
+    from ..classify import stratified_holdout
+    from ..data import select_subset
+
+    if args.validation is not None:
+        train_index, valid_index = stratified_holdout(train.labels, parse_holdout(args.validation),
+                                                      random_state=args.seed + 1)
+        valid = train.subset(valid_index)
+        train, test_images, test_labels = train.subset(train_index), valid.images, valid.labels
+        protocol.update(test=f"validation split of the training images ({protocol['test']} unused)",
+                        n_validation=int(valid_index.size))
+        log(f"validation: {valid_index.size} training images held out for scoring; the test set is unused")
+    if args.train_limit is not None:
+        index = select_subset(len(train), args.train_limit, train.labels, random_state=args.seed)
+        if index is not None:
+            train = train.subset(index)
+        protocol.update(train_limit=args.train_limit)
+    return train, test_images, test_labels
+
+
 def load_patch_images(args, log):
     """Images of ``--patch-split`` (never the test data), or None."""
     from ..data import load_dataset
@@ -354,15 +381,18 @@ def run(args):
     settings = parse_settings(args.set)
     hidden = [parse_hidden(text) for text in args.hidden] or ([] if args.model else [[75]])
     for flag, value in (("--patches", args.patches), ("--iterations", args.iterations),
-                        ("--pool-grid", args.pool_grid), ("--limit", args.limit or 1)):
+                        ("--pool-grid", args.pool_grid), ("--limit", args.limit or 1),
+                        ("--train-limit", args.train_limit or 1)):
         if value < 1:
             raise ValueError(f"{flag} must be >= 1, got {value}")
     if args.memory_limit <= 0:
         raise ValueError(f"--memory-limit must be > 0 MiB, got {args.memory_limit}")
-    if args.holdout is not None:
-        parse_holdout(args.holdout)
+    for value in (args.holdout, args.validation):
+        if value is not None:
+            parse_holdout(value)
     started = time.perf_counter()
     train, test_images, test_labels, protocol = load_data(args, log)
+    train, test_images, test_labels = narrow_training(args, train, test_images, test_labels, protocol, log)
     patch_images = load_patch_images(args, log)
     loading = time.perf_counter() - started
     models = [FeatureModel.load(path, channels=train.image_shape[2]) for path in args.model]
