@@ -9,6 +9,7 @@
 #   bench_backends_gpu.txt     the benchmark's tables (stdout)
 #   bench_backends_gpu.json    the same figures with the machine's description
 #   bench_backends_gpu.png     time per evaluation and speed-up against N, CPU and GPU
+#   bench_optim_gpu.{txt,json} scipy's L-BFGS-B vs nnlite's L-BFGS: a 400-iteration CuPy training
 # Needs python3 with numpy, scipy, scikit-learn, matplotlib, pytest and CuPy; nnlite
 # is used from the checkout (PYTHONPATH=.), nothing is installed or downloaded.
 # Without a GPU it still runs: the GPU tests are skipped and the benchmark times the
@@ -26,6 +27,7 @@ OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
 TEST_TIMEOUT="${TEST_TIMEOUT:-150}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-270}"
+OPTIM_TIMEOUT="${OPTIM_TIMEOUT:-150}"
 START=$(date +%s)
 
 # -------------------------------------------------------------- the machine
@@ -48,7 +50,7 @@ grep -m1 "model name" /proc/cpuinfo || true
 
 # ------------------------------------------------------------ the GPU tests
 timeout "$TEST_TIMEOUT" "$PY" -m pytest tests/test_backends.py tests/test_backends_cupy.py \
-    tests/test_backends_cudamat.py -q -m gpu -rs --tb=short -p no:cacheprovider \
+    tests/test_backends_cudamat.py tests/test_backends_features.py -q -m gpu -rs --tb=short -p no:cacheprovider \
     2>&1 | tee "$OUT/gpu_tests.txt"
 TESTS_STATUS=${PIPESTATUS[0]}
 echo "GPU tests exit status: $TESTS_STATUS (5 = none collected/selected)"
@@ -61,6 +63,11 @@ timeout "$BENCH_TIMEOUT" "$PY" benchmarks/bench_backends.py --min-time 0.5 \
     2>&1 | tee "$OUT/bench_backends_gpu.txt"
 BENCH_STATUS=${PIPESTATUS[0]}
 echo "benchmark exit status: $BENCH_STATUS (124 = stopped by the time limit)"
+
+# ------------------------------------------- optimisers: scipy's L-BFGS-B vs nnlite's L-BFGS
+timeout "$OPTIM_TIMEOUT" "$PY" benchmarks/bench_optim.py --backend cupy --n 100000 --hidden 400 \
+    --json "$OUT/bench_optim_gpu.json" 2>&1 | tee "$OUT/bench_optim_gpu.txt"
+echo "optimiser benchmark exit status: ${PIPESTATUS[0]}"
 
 ls -l "$OUT"
 echo "total seconds: $(( $(date +%s) - START ))"
