@@ -13,8 +13,8 @@ L-BFGS needs (Nocedal & Wright, *Numerical Optimization*, 2nd ed.):
 * a line search for the strong Wolfe conditions
   (:func:`~nnlite.optim.line_search.strong_wolfe_search`: Alg. 3.5
   bracketing, Alg. 3.6 zoom with safeguarded cubic interpolation), one
-  cost+gradient evaluation per trial step; the accepted step is always the
-  last one evaluated, so its gradient is reused, never recomputed;
+  cost+gradient evaluation per trial step; trial points live in two work
+  slots, so the accepted step's gradient is reused, never recomputed;
 * ``2m`` dot products and ``2m`` in-place axpys per iteration, plus a
   handful of O(n) vector passes.
 """
@@ -65,6 +65,33 @@ class _Best:
             self.holder = self.saved
 
 
+class _TrialPoints:
+    """Work buffers for two line-search trial points ``x + step d`` and their gradients.
+
+    Each evaluation goes into the slot that does not hold ``keep`` (the
+    earlier step the search may still accept), so whichever step is
+    accepted, its gradient is at hand and never recomputed.
+    """
+
+    def __init__(self, n):
+        self.x = [np.empty(n), np.empty(n)]
+        self.g = [np.empty(n), np.empty(n)]
+        self.steps = [None, None]
+        self.latest = 1
+
+    def clear(self):
+        """Forget the steps (call when the base point or the direction changes)."""
+        self.steps = [None, None]
+
+    def slot_for(self, step, keep):
+        """The slot to write the point at ``step`` into (not the one holding ``keep``)."""
+        slot = 1 - self.latest
+        if keep is not None and self.steps[slot] == keep:
+            slot = self.latest
+        self.steps[slot], self.latest = step, slot
+        return slot
+
+
 class _History:
     """The last ``m`` correction pairs in circular ``(m + 1, n)`` arrays (one slot spare).
 
@@ -79,12 +106,11 @@ class _History:
         self.rho = np.zeros(m + 1)
         self.alpha = np.zeros(m + 1)
         self.start = self.count = 0
-        self.gamma = 1.0
+        self.gamma = None  # s'y / y'y of the newest pair ever stored
 
     def reset(self):
-        """Forget every pair."""
+        """Forget every pair (``gamma``, the scale of ``H0``, stays)."""
         self.start = self.count = 0
-        self.gamma = 1.0
 
     def _slots(self):
         return [(self.start + i) % (self.m + 1) for i in range(self.count)]  # oldest first
@@ -158,13 +184,17 @@ class TwoLoopLBFGS:
 
     Notes
     -----
-    Memory: ``2 (m + 1) + 6`` float64 vectors of ``n`` parameters.  Ctrl-C
+    Memory: ``2 (m + 1) + 8`` float64 vectors of ``n`` parameters.  Ctrl-C
     ends training cleanly with the best parameters seen and
-    ``interrupted=True``.  When a line search fails, the history is dropped
-    and the search retried once along ``-g``; if that fails too, training
-    stops with ``status=2`` and a :class:`~nnlite.exceptions.ConvergenceWarning`.
-    The initial step is 1, except along ``-g`` (first iteration, after a
-    reset) where it is ``1 / ||g||``.
+    ``interrupted=True``.  The initial step is 1; along ``-g`` (first
+    iteration, after a reset) it is ``1 / ||g||`` before any pair was
+    stored, else ``gamma``.  When the cost is at its floating-point noise
+    (float32 on a GPU, say) the line search accepts a step that only
+    decreases the cost, as scipy's does, and the relative-reduction test
+    then usually ends training.  When a line search finds no decrease at
+    all, the history is dropped and the search retried once along ``-g``;
+    if that fails too, training stops with ``status=2`` and a
+    :class:`~nnlite.exceptions.ConvergenceWarning`.
 
     Examples
     --------
@@ -219,12 +249,13 @@ class TwoLoopLBFGS:
         start = time.perf_counter()
         x = np.array(theta0, dtype=np.float64).reshape(-1)
         n = x.size
-        g, x_trial, g_trial, d = (np.empty(n) for _ in range(4))
+        g, d = np.empty(n), np.empty(n)
+        trials = _TrialPoints(n)
         best = _Best(x)
         history = _History(self.history_size, n)
         threads = BlasThreads(self.optimizer_blas_threads)
         progress = Progress(self.print_every, self.max_iter, self.stream)
-        state = {"evaluations": 0, "iterations": 0}
+        state = {"evaluations": 0, "iterations": 0, "cost": np.inf, "spread": 0.0}
         curve, times = [], []
 
         def evaluate(point, grad_out):
@@ -237,11 +268,15 @@ class TwoLoopLBFGS:
             best.offer(float(cost), point)
             return float(cost)
 
-        def phi(step):  # cost and slope along d at x + step d, into x_trial/g_trial
+        def phi(step, keep):  # cost and slope at x + step d, into a trial slot
+            slot = trials.slot_for(step, keep)
+            x_trial, g_trial = trials.x[slot], trials.g[slot]
             best.release(x_trial)
             np.copyto(x_trial, x)
             daxpy(d, x_trial, a=step)
             cost = evaluate(x_trial, g_trial)
+            change = abs(cost - state["cost"]) / max(abs(state["cost"]), 1.0)
+            state["spread"] = max(state["spread"], change)
             slope = float(np.dot(g_trial, d))
             if not math.isfinite(slope):
                 raise ValueError(f"the gradient became non-finite after {state['iterations']} iterations")
@@ -256,16 +291,19 @@ class TwoLoopLBFGS:
                 if _gradient_max(g, 0) <= self.gtol:
                     status, message = 0, "converged: max |gradient| <= gtol"
                 while status == 1 and state["iterations"] < self.max_iter:
-                    accepted = self._line_search(phi, f, g, d, history)
+                    state["cost"], state["spread"] = f, 0.0
+                    accepted = self._line_search(phi, f, g, d, history, trials)
                     if accepted is None:
                         status, message = 2, (
-                            f"the line search found no step satisfying the strong Wolfe conditions in "
-                            f"{self.max_linesearch} evaluations, also along -gradient; the gradient may "
-                            f"be wrong, or the cost is at the limit of floating-point precision")
+                            f"the line search found no step that decreases the cost enough in "
+                            f"{self.max_linesearch} evaluations, also along -gradient (trial costs "
+                            f"within {state['spread']:.1e} of the current one, relatively); the "
+                            f"gradient may be wrong, or the cost is at its floating-point precision")
                         break
-                    f_old, f = f, accepted
-                    history.push(x_trial, x, g_trial, g)
-                    x, x_trial, g, g_trial = x_trial, x, g_trial, g
+                    (f_old, f), slot = (f, accepted[0]), accepted[1]
+                    history.push(trials.x[slot], x, trials.g[slot], g)
+                    x, trials.x[slot] = trials.x[slot], x
+                    g, trials.g[slot] = trials.g[slot], g
                     state["iterations"] += 1
                     iteration = state["iterations"]
                     curve.append(f)
@@ -292,25 +330,30 @@ class TwoLoopLBFGS:
                               wall_time=wall_time, status=status, message=message,
                               interrupted=interrupted)
 
-    def _line_search(self, phi, f, g, d, history):
-        """One iteration's step: fills ``d`` and the trial buffers; the accepted cost or None.
+    def _line_search(self, phi, f, g, d, history, trials):
+        """One iteration's step: fills ``d`` and a trial slot; ``(cost, slot)`` accepted, or None.
 
-        Uses the two-loop direction when there is history, else (or when
-        that search fails, or the direction is not a descent one) ``-g``
-        with initial step ``1 / ||g||``.
+        Uses the two-loop direction when there is history (initial step 1).
+        When there is none, or that search fails, or the direction does not
+        go down, the history is dropped and the search runs along ``-g`` with
+        initial step ``gamma`` (the last ``s'y / y'y``), or ``1 / ||g||``
+        before any pair was stored.
         """
         search = dict(c1=self.c1, c2=self.c2, max_trials=self.max_linesearch)
         if history.count:
             slope = float(np.dot(history.direction(g, out=d), g))
             if slope < 0.0:
+                trials.clear()
                 found = strong_wolfe_search(phi, f, slope, 1.0, **search)
                 if found is not None:
-                    return found[1]
+                    return found[1], trials.steps.index(found[0])
             history.reset()
         np.negative(g, out=d)
         norm_sq = float(np.dot(g, g))
-        found = strong_wolfe_search(phi, f, -norm_sq, 1.0 / math.sqrt(norm_sq), **search)
-        return None if found is None else found[1]
+        trials.clear()
+        first_step = history.gamma if history.gamma is not None else 1.0 / math.sqrt(norm_sq)
+        found = strong_wolfe_search(phi, f, -norm_sq, first_step, **search)
+        return None if found is None else (found[1], trials.steps.index(found[0]))
 
 
 def _gradient_max(g, n_iter):
