@@ -22,6 +22,10 @@ image (a row in SPEC's layout) into one feature vector:
 
 Images are processed in chunks whose size follows from ``memory_limit``; the
 result does not depend on the chunking.
+
+:class:`FeatureModel` keeps an encoder together with its fitted patch
+preprocessor (saved in one model file, the format ``nnlite train`` writes);
+:func:`train_feature_model` makes one from training images.
 """
 
 import numbers
