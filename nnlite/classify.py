@@ -355,12 +355,14 @@ def run_classification(train_images, train_labels, test_images, test_labels, ima
         del train_x, test_x
 
     models = list(models)
+    model_seed = study.seed()  # every architecture sees the same patches and initial draws
     for sizes in _architectures(hidden):
         study.say(f"training autoencoder {sizes} on {num_patches} patches of the "
                   f"{'training' if patch_images is None else 'unlabeled'} images")
-        model = train_feature_model(train_images if patch_images is None else patch_images, sizes, image_shape=image_shape, patch_size=patch_size,
+        model = train_feature_model(train_images if patch_images is None else patch_images, sizes,
+                                    image_shape=image_shape, patch_size=patch_size,
                                     num_patches=num_patches, normalization=normalization,
-                                    max_iter=max_iter, random_state=study.seed(),
+                                    max_iter=max_iter, random_state=model_seed,
                                     **dict(autoencoder_options or {}))
         table.info["timings"].append({"step": f"autoencoder {model.name}", "seconds": model.training_time})
         study.say(f"  trained in {model.training_time:.1f} s")
