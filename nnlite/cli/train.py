@@ -52,21 +52,9 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "train", help="train a sparse autoencoder on image patches (the main job)",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", nargs="?", metavar="SOURCE",
-                        help="data source: sample (default), stl10, cifar10, folder or pickle")
-    parser.add_argument("path", nargs="?", metavar="PATH",
-                        help="folder or file of the source (every source but 'sample' needs one)")
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataset", metavar="SOURCE", help="same as the SOURCE positional")
-    data.add_argument("--data", metavar="PATH", help="same as the PATH positional")
-    data.add_argument("--split", default="train", choices=("train", "test", "unlabeled"),
-                      help="split to read where the source has several (default: train)")
-    data.add_argument("--limit", type=int, metavar="N",
-                      help="load at most N images (a seeded random subset; default: all)")
-    data.add_argument("--cache-dir", metavar="DIR",
-                      help="folder source: cache decoded images here so the next load is fast")
-    data.add_argument("--image-size", metavar="HxW",
-                      help="folder source: resize every image to H x W pixels (e.g. 32x32)")
+    from .classify import add_data_arguments  # shared with nnlite classify (which imports this module)
+
+    add_data_arguments(parser)
     patches = parser.add_argument_group("patches")
     patches.add_argument("--patches", type=int, default=10000, metavar="N",
                          help="number of random patches to train on (default: 10000)")
