@@ -477,6 +477,7 @@ def train_feature_model(images, hidden=75, image_shape=None, patch_size=8, num_p
     data = preprocessor.fit_transform(patches)
     seed = int(rng.integers(2**31 - 1))
     if len(sizes) == 1:
+        options.pop("finetune_iter", None)
         encoder = SparseAutoencoder(hidden_size=sizes[0], max_iter=max_iter, random_state=seed, **options)
     else:
         options.setdefault("finetune_iter", max_iter)

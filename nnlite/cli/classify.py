@@ -119,6 +119,9 @@ def add_parser(subparsers):
     group.add_argument("--hidden", action="append", default=[], metavar="SIZES",
                        help="architecture to train, repeatable to compare: --hidden 75 --hidden "
                             "200,50,200 (default: 75 unless --model)")
+    group.add_argument("--finetune-iterations", type=int, metavar="N",
+                       help="stacked models: L-BFGS iterations of fine-tuning (default: --iterations; "
+                            "0 keeps the greedily pretrained stack)")
     features = parser.add_argument_group("features and classifiers")
     features.add_argument("--feature-layer", default="middle", metavar="LIST",
                           help="hidden layer(s) giving the features of deep models: middle, first, "
@@ -402,6 +405,10 @@ def run(args):
                            "backend": args.backend, "verbose": 0 if args.quiet else 50}
     if args.output_activation:
         autoencoder_options["output_activation"] = args.output_activation
+    if args.finetune_iterations is not None:
+        if args.finetune_iterations < 0:
+            raise ValueError(f"--finetune-iterations must be >= 0, got {args.finetune_iterations}")
+        autoencoder_options["finetune_iter"] = args.finetune_iterations
     log(f"{len(train)} training and {len(test_labels)} test images ({protocol['test']}), "
         f"{len(train.class_names)} classes" + (f", {len(folds)} folds" if folds else ""))
     table = run_classification(
