@@ -355,7 +355,7 @@ def run_classification(train_images, train_labels, test_images, test_labels, ima
         del train_x, test_x
 
     models = list(models)
-    model_seed = study.seed()  # every architecture sees the same patches and initial draws
+    model_seed = study.seed()  # every architecture trains on the same patches
     for sizes in _architectures(hidden):
         study.say(f"training autoencoder {sizes} on {num_patches} patches of the "
                   f"{'training' if patch_images is None else 'unlabeled'} images")
