@@ -36,10 +36,18 @@ from nnlite.features import ConvolutionalFeatures, pool_codes  # noqa: E402
 from nnlite.preprocessing import PatchNormalizer  # noqa: E402
 
 
-def synthetic_images(n_images, side, seed=0):
-    """Smooth-ish random uint8 images, shape (n_images, side * side * 3)."""
+def synthetic_images(n_images, side, seed=0, chunk=1000):
+    """Random uint8 images, shape (n_images, side * side * 3).
+
+    Drawn ``chunk`` rows at a time, so that no large temporary raises the
+    process's peak memory before the measurement starts.
+    """
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(n_images, side * side * 3), dtype=np.uint8)
+    images = np.empty((n_images, side * side * 3), dtype=np.uint8)
+    for start in range(0, n_images, chunk):
+        block = images[start:start + chunk]
+        block[...] = rng.integers(0, 256, size=block.shape, dtype=np.uint8)
+    return images
 
 
 def make_extractor(images, hidden, patch_size, stride, pooling, memory_limit, dtype):
