@@ -12,7 +12,7 @@ fitted SPEC normaliser, it measures in one run:
 * the peak memory of extracting features for ``--peak-images`` images
   (50,000 by default) at stride 1 with 2x2 pooling: ``tracemalloc``'s peak
   of the Python/numpy heap and the growth of the process's maximum resident
-  set size (measured in a fresh process).
+  set size (``VmHWM``, measured in a fresh process).
 
 Run: ``python benchmarks/bench_features.py [--quick] [--json out.json]``.
 """
@@ -114,6 +114,23 @@ def stage_times(extractor, images):
     return chunk.shape[0], times
 
 
+def peak_rss_bytes():
+    """Peak resident set size of this process image: ``VmHWM`` on Linux, else ``ru_maxrss``.
+
+    ``ru_maxrss`` survives ``exec`` on Linux (a child started from a big
+    parent reports the parent's peak), ``VmHWM`` does not.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
 def peak_memory(n_images, side, hidden, memory_limit, dtype):
     """Peak memory of stride-1, 2x2-sum-pooled extraction for ``n_images`` images.
 
@@ -122,18 +139,18 @@ def peak_memory(n_images, side, hidden, memory_limit, dtype):
     """
     images = synthetic_images(n_images, side, seed=2)
     extractor = make_extractor(images, hidden, 8, 1, "sum", memory_limit, dtype)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_bytes()
     tracemalloc.start()
     start = time.perf_counter()
     features = extractor.transform(images)
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_after = peak_rss_bytes()
     return {"n_images": n_images, "image_bytes": int(images.nbytes), "feature_bytes": int(features.nbytes),
             "n_patches": int(n_images * extractor.grid_[0] * extractor.grid_[1]),
             "seconds": seconds, "chunk_size": extractor.chunk_size_, "memory_limit": memory_limit,
-            "tracemalloc_peak_bytes": int(peak), "maxrss_growth_bytes": int((rss_after - rss_before) * 1024)}
+            "tracemalloc_peak_bytes": int(peak), "maxrss_growth_bytes": int(rss_after - rss_before)}
 
 
 def peak_memory_in_child(args):
@@ -194,7 +211,7 @@ def main(argv=None):
     print(f"peak memory, {peak['n_images']} images at stride 1 with 2x2 sum pooling "
           f"({peak['n_patches']} patches, {peak['seconds']:.1f} s, chunks of {peak['chunk_size']} images): "
           f"tracemalloc peak {peak['tracemalloc_peak_bytes'] / 2**20:.0f} MiB, "
-          f"max RSS growth {peak['maxrss_growth_bytes'] / 2**20:.0f} MiB "
+          f"peak RSS growth {peak['maxrss_growth_bytes'] / 2**20:.0f} MiB "
           f"(images {peak['image_bytes'] / 2**20:.0f} MiB, features {peak['feature_bytes'] / 2**20:.0f} MiB, "
           f"memory_limit {args.memory_limit / 2**20:.0f} MiB)")
     if args.json:
