@@ -50,13 +50,13 @@ def synthetic_images(n_images, side, seed=0, chunk=1000):
     return images
 
 
-def make_extractor(images, hidden, patch_size, stride, pooling, memory_limit, dtype):
+def make_extractor(images, hidden, patch_size, stride, pooling, memory_limit, dtype, backend=None):
     """A fitted extractor over a randomly initialised encoder and a fitted normaliser."""
     network = build_autoencoder(patch_size * patch_size * 3, hidden, dtype=dtype)
     network.initialize(0)
     normalizer = PatchNormalizer().fit(grid_patches(images[:200], patch_size, patch_size)[0])
     extractor = ConvolutionalFeatures(network, patch_size=patch_size, stride=stride, pooling=pooling,
-                                      preprocessor=normalizer, memory_limit=memory_limit)
+                                      preprocessor=normalizer, memory_limit=memory_limit, backend=backend)
     return extractor.fit(images)
 
 
@@ -131,14 +131,14 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
-def peak_memory(n_images, side, hidden, memory_limit, dtype):
+def peak_memory(n_images, side, hidden, memory_limit, dtype, backend=None):
     """Peak memory of stride-1, 2x2-sum-pooled extraction for ``n_images`` images.
 
     Meant to run in a fresh process (see ``--peak-only``), so that the
     growth of the maximum resident set size is this extraction's.
     """
     images = synthetic_images(n_images, side, seed=2)
-    extractor = make_extractor(images, hidden, 8, 1, "sum", memory_limit, dtype)
+    extractor = make_extractor(images, hidden, 8, 1, "sum", memory_limit, dtype, backend)
     rss_before = peak_rss_bytes()
     tracemalloc.start()
     start = time.perf_counter()
@@ -157,7 +157,7 @@ def peak_memory_in_child(args):
     """Run :func:`peak_memory` in a fresh interpreter and return its figures."""
     command = [sys.executable, os.path.abspath(__file__), "--peak-only", "--peak-images", str(args.peak_images),
                "--side", str(args.side), "--hidden", str(args.hidden), "--dtype", args.dtype,
-               "--memory-limit", str(args.memory_limit)]
+               "--memory-limit", str(args.memory_limit)] + (["--backend", args.backend] if args.backend else [])
     result = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
 
@@ -169,6 +169,7 @@ def main(argv=None):
     parser.add_argument("--hidden", type=int, default=75)
     parser.add_argument("--strides", default="1,4", help="comma-separated strides for the throughput run")
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument("--backend", help="array backend of the encoder (numpy, cupy...; default numpy)")
     parser.add_argument("--memory-limit", type=int, default=256 * 2**20, help="bytes per chunk")
     parser.add_argument("--peak-images", type=int, default=50000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -177,19 +178,22 @@ def main(argv=None):
     parser.add_argument("--peak-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_only:
-        print(json.dumps(peak_memory(args.peak_images, args.side, args.hidden, args.memory_limit, args.dtype)))
+        print(json.dumps(peak_memory(args.peak_images, args.side, args.hidden, args.memory_limit, args.dtype,
+                                     args.backend)))
         return 0
     if args.quick:
         args.images, args.peak_images, args.repeats = 100, 200, 1
     images = synthetic_images(args.images, args.side)
     report = {"settings": {key: value for key, value in vars(args).items() if key != "json"},
               "throughput": []}
-    print(f"{args.images} images {args.side}x{args.side}x3, 8x8 patches, {args.hidden} hidden, {args.dtype}")
+    print(f"{args.images} images {args.side}x{args.side}x3, 8x8 patches, {args.hidden} hidden, {args.dtype}, "
+          f"backend {args.backend or 'numpy'}")
     print(f"{'stride':>6} {'pooling':>7} {'patches':>10} {'extract s':>9} {'patches/s':>11} "
           f"{'matmul s':>9} {'ratio':>6}")
     for stride in (int(s) for s in args.strides.split(",")):
         for pooling in ("none", "sum"):
-            extractor = make_extractor(images, args.hidden, 8, stride, pooling, args.memory_limit, args.dtype)
+            extractor = make_extractor(images, args.hidden, 8, stride, pooling, args.memory_limit, args.dtype,
+                                       args.backend)
             positions = extractor.grid_[0] * extractor.grid_[1]
             n_patches = args.images * positions
             chunk_patches = (extractor.chunk_size_ or args.images) * positions
@@ -202,7 +206,7 @@ def main(argv=None):
             print(f"{stride:>6} {pooling:>7} {n_patches:>10} {extract:>9.3f} {n_patches / extract:>11.3g} "
                   f"{matmul:>9.3f} {extract / matmul:>6.1f}")
     n_chunk, times = stage_times(make_extractor(images, args.hidden, 8, 1, "sum", args.memory_limit,
-                                                args.dtype), images)
+                                                args.dtype, args.backend), images)
     report["stages_stride1_sum"] = {"chunk_images": n_chunk, "seconds": times}
     print(f"stages, stride 1 + sum pooling, one chunk of {n_chunk} images: "
           + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in times.items()))
