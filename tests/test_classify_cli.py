@@ -137,3 +137,15 @@ def test_parsers():
         parse_settings(["C=1"])
     with pytest.raises(ValueError, match="--holdout"):
         parse_holdout("1.5")
+
+
+@pytest.mark.data
+def test_classify_on_real_cifar_jpegs(cifar_jpeg_train, tmp_path, capsys):
+    json_path = tmp_path / "run.json"
+    assert main(["classify", "folder", cifar_jpeg_train, "--limit", "400", "--holdout", "100",
+                 "--classifiers", "logistic", "--hidden", "10", "--patches", "1000", "--iterations", "20",
+                 "--seed", "0", "--quiet", "--json", str(json_path)]) == 0
+    document = json.loads(json_path.read_text())
+    assert [row["features"] for row in document["results"]] == ["raw pixels", "ae 10 s4"]
+    assert document["data"]["class_names"][0] == "airplane" and document["settings"]["n_test"] == 100
+    assert all(0.1 <= row["accuracy"] <= 1.0 for row in document["results"])
