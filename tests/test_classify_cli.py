@@ -149,3 +149,26 @@ def test_classify_on_real_cifar_jpegs(cifar_jpeg_train, tmp_path, capsys):
     assert [row["features"] for row in document["results"]] == ["raw pixels", "ae 10 s4"]
     assert document["data"]["class_names"][0] == "airplane" and document["settings"]["n_test"] == 100
     assert all(0.1 <= row["accuracy"] <= 1.0 for row in document["results"])
+
+
+def test_classify_stl10_uses_test_split_folds_and_unlabeled_patches(tmp_path):
+    from test_data_stl10 import CLASSES as STL_CLASSES, make_split  # writes the official format
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "stl10_binary"
+    folder.mkdir()
+    make_split(folder, "train", 20, rng)
+    make_split(folder, "test", 10, rng)
+    make_split(folder, "unlabeled", 6, rng, labels=False)
+    (folder / "class_names.txt").write_text("\n".join(STL_CLASSES) + "\n")
+    folds = [np.arange(k, 20, 10) for k in range(10)]
+    (folder / "fold_indices.txt").write_text("\n".join(" ".join(map(str, f)) for f in folds) + "\n")
+    json_path = tmp_path / "run.json"
+    assert main(["classify", "stl10", str(folder), "--patch-split", "unlabeled", "--hidden", "4",
+                 "--strides", "32", "--pooling", "sum", "--classifiers", "knn", "--set", "knn.n_neighbors=1",
+                 "--json", str(json_path)] + FAST) == 0
+    document = json.loads(json_path.read_text())
+    assert document["data"]["test"] == "test split" and document["settings"]["n_test"] == 10
+    assert [(row["features"], row["train_on"]) for row in document["results"]] == [
+        ("raw pixels", "all"), ("raw pixels", "10 folds"), ("ae 4 s32 sum2x2", "all"), ("ae 4 s32 sum2x2", "10 folds")]
+    assert len(document["results"][1]["fold_accuracies"]) == 10
