@@ -111,11 +111,44 @@ def check_non_negative(value, name):
     return float(value)
 
 
+def is_integer(value):
+    """True for a Python or numpy integer that is not a ``bool``."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name, minimum=None, maximum=None):
+    """Return ``value`` as an ``int`` within ``[minimum, maximum]``, else raise ``ValueError``.
+
+    The one check for "an integer, not a bool, in range" that every entry
+    point uses; the message names the argument and the value given.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        How the caller names the argument in the message (``'stride'``, ``'--patches'``).
+    minimum, maximum : int, optional
+        Inclusive bounds; ``None`` leaves that side open.
+    """
+    if not is_integer(value) or (minimum is not None and value < minimum) or (
+            maximum is not None and value > maximum):
+        if minimum is not None and maximum is not None:
+            want = f"an integer in [{minimum}, {maximum}]"
+        elif minimum == 1:
+            want = "a positive integer"
+        elif minimum is not None:
+            want = f"an integer >= {minimum}"
+        elif maximum is not None:
+            want = f"an integer <= {maximum}"
+        else:
+            want = "an integer"
+        raise ValueError(f"{name} must be {want}, got {value!r}")
+    return int(value)
+
+
 def check_positive_int(value, name):
     """Return ``value`` as an int >= 1, else raise ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return check_int(value, name, minimum=1)
 
 
 def check_random_state(random_state):
