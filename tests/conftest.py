@@ -27,3 +27,9 @@ def cifar_jpeg_train():
 def small_patches(rng, n_samples=30, n_features=12):
     """Random data in [0.1, 0.9], the range SPEC's normalisation produces."""
     return rng.uniform(0.1, 0.9, size=(n_samples, n_features))
+
+
+def low_rank_patches(rng, n=400, d=16):
+    """Smooth-ish data in [0.1, 0.9] with low-rank structure, so an autoencoder has something to learn."""
+    basis = rng.uniform(0, 1, (4, d))
+    return 0.1 + 0.8 * (rng.uniform(0, 1, (n, 4)) @ basis) / basis.sum(axis=0)

@@ -20,14 +20,12 @@ L-BFGS needs (Nocedal & Wright, *Numerical Optimization*, 2nd ed.):
 """
 
 import math
-import time
 
 import numpy as np
 from scipy.linalg.blas import daxpy
 
-from ..validation import check_non_negative, check_positive_int
-from .common import (BlasThreads, Progress, TrainingResult, check_finite_cost,
-                     print_every_from_verbose, warn_abnormal_stop)
+from ..validation import check_int, check_non_negative
+from .base import Optimizer
 from .line_search import strong_wolfe_search
 
 __all__ = ["TwoLoopLBFGS"]
@@ -38,31 +36,6 @@ CURVATURE_EPS = 1e-10
 
 class _EvaluationLimit(Exception):
     """Raised by a trial evaluation when ``max_evaluations`` has been used up."""
-
-
-class _Best:
-    """The lowest-cost point seen, copied out of a work buffer only when that buffer is reused.
-
-    Accepted iterates only go down in cost, so the best point is nearly
-    always the current iterate, and copying it every iteration would be a
-    wasted pass over ``theta``.
-    """
-
-    def __init__(self, theta0):
-        self.cost = np.inf
-        self.saved = theta0.copy()  # returned as is when nothing was evaluated
-        self.holder = self.saved
-
-    def offer(self, cost, buffer):
-        """Note ``buffer`` (holding a point of cost ``cost``) when that cost is the lowest yet."""
-        if cost < self.cost:
-            self.cost, self.holder = cost, buffer
-
-    def release(self, buffer):
-        """Call before overwriting ``buffer``: keeps a copy when it holds the best point."""
-        if self.holder is buffer:
-            np.copyto(self.saved, buffer)
-            self.holder = self.saved
 
 
 class _TrialPoints:
@@ -147,7 +120,7 @@ class _History:
         return out
 
 
-class TwoLoopLBFGS:
+class TwoLoopLBFGS(Optimizer):
     """Minimise a ``theta -> (cost, grad)`` function with plain (unconstrained) L-BFGS.
 
     Same interface and :class:`~nnlite.optim.common.TrainingResult` as
@@ -204,66 +177,44 @@ class TwoLoopLBFGS:
     True
     """
 
+    name = "L-BFGS"
+
     def __init__(self, max_iter=400, tol=1e-9, gtol=1e-9, max_evaluations=None, history_size=10,
                  c1=1e-4, c2=0.9, max_linesearch=20, verbose=False, stream=None, callback=None,
                  optimizer_blas_threads=1):
-        self.max_iter = check_positive_int(max_iter, "max_iter")
-        self.tol = check_non_negative(tol, "tol")
-        self.gtol = check_non_negative(gtol, "gtol")
-        self.max_evaluations = (max(15000, 2 * self.max_iter) if max_evaluations is None
-                                else check_positive_int(max_evaluations, "max_evaluations"))
-        self.history_size = check_positive_int(history_size, "history_size")
+        super().__init__(max_iter=max_iter, tol=tol, gtol=gtol, max_evaluations=max_evaluations,
+                         history_size=history_size, verbose=verbose, stream=stream,
+                         callback=callback, optimizer_blas_threads=optimizer_blas_threads)
         self.c1, self.c2 = check_non_negative(c1, "c1"), check_non_negative(c2, "c2")
         if not 0.0 < self.c1 < self.c2 < 1.0:
             raise ValueError(f"the line search needs 0 < c1 < c2 < 1, got c1={c1!r}, c2={c2!r}")
-        self.max_linesearch = check_positive_int(max_linesearch, "max_linesearch")
-        self.print_every = print_every_from_verbose(verbose)
-        self.stream = stream
-        self.callback = callback
-        self.optimizer_blas_threads = (None if optimizer_blas_threads is None else
-                                       check_positive_int(optimizer_blas_threads, "optimizer_blas_threads"))
+        self.max_linesearch = check_int(max_linesearch, "max_linesearch", minimum=1)
 
     def __repr__(self):
         return (f"TwoLoopLBFGS(max_iter={self.max_iter}, tol={self.tol}, "
                 f"history_size={self.history_size})")
 
-    def minimize(self, fun, theta0):
-        """Run L-BFGS from ``theta0``.
+    def _start_point(self, theta0):
+        return np.array(theta0, dtype=np.float64).reshape(-1)
 
-        Parameters
-        ----------
-        fun : callable
-            ``fun(theta) -> (cost, grad)``, ``theta`` and ``grad`` of shape
-            ``(n_params,)``; ``grad`` may be any array-like (it is copied).
-        theta0 : array-like of shape (n_params,)
+    def _run(self, fun, run):
+        """L-BFGS from ``run.theta0`` (used as the iterate's buffer); returns ``(status, message)``.
 
-        Returns
-        -------
-        TrainingResult
-
-        Raises
-        ------
-        ValueError
-            When the cost becomes NaN or infinite, or the gradient non-finite.
+        ``grad`` from ``fun`` may be any array-like (it is copied); a
+        non-finite gradient raises ``ValueError``.
         """
-        start = time.perf_counter()
-        x = np.array(theta0, dtype=np.float64).reshape(-1)
+        x = run.theta0
         n = x.size
         g, d = np.empty(n), np.empty(n)
         trials = _TrialPoints(n)
-        best = _Best(x)
+        best = run.best
         history = _History(self.history_size, n)
-        threads = BlasThreads(self.optimizer_blas_threads)
-        progress = Progress(self.print_every, self.max_iter, self.stream)
-        state = {"evaluations": 0, "iterations": 0, "cost": np.inf, "spread": 0.0}
-        curve, times = [], []
+        state = {"cost": np.inf, "spread": 0.0}
 
         def evaluate(point, grad_out):
-            if state["evaluations"] >= self.max_evaluations:
+            if run.n_evaluations >= self.max_evaluations:
                 raise _EvaluationLimit
-            cost, grad = threads.evaluate(fun, point)
-            state["evaluations"] += 1
-            check_finite_cost(cost, state["iterations"])
+            cost, grad = run.evaluate(fun, point)
             np.copyto(grad_out, np.asarray(grad).reshape(-1))
             best.offer(float(cost), point)
             return float(cost)
@@ -279,56 +230,37 @@ class TwoLoopLBFGS:
             state["spread"] = max(state["spread"], change)
             slope = float(np.dot(g_trial, d))
             if not math.isfinite(slope):
-                raise ValueError(f"the gradient became non-finite after {state['iterations']} iterations")
+                raise ValueError(f"the gradient became non-finite after {run.n_iter} iterations")
             return cost, slope
 
-        status, message, interrupted = 1, "iteration limit reached", False
+        status, message = 1, "iteration limit reached"
         try:
-            with threads.optimizing():
-                f = evaluate(x, g)
-                curve.append(f)
-                times.append(time.perf_counter() - start)
-                if _gradient_max(g, 0) <= self.gtol:
+            f = evaluate(x, g)
+            run.record(f)
+            if _gradient_max(g, 0) <= self.gtol:
+                status, message = 0, "converged: max |gradient| <= gtol"
+            while status == 1 and run.n_iter < self.max_iter:
+                state["cost"], state["spread"] = f, 0.0
+                accepted = self._line_search(phi, f, g, d, history, trials)
+                if accepted is None:
+                    return 2, (f"the line search found no step that decreases the cost enough in "
+                               f"{self.max_linesearch} evaluations, also along -gradient (trial costs "
+                               f"within {state['spread']:.1e} of the current one, relatively); the "
+                               f"gradient may be wrong, or the cost is at its floating-point precision")
+                (f_old, f), slot = (f, accepted[0]), accepted[1]
+                history.push(trials.x[slot], x, trials.g[slot], g)
+                x, trials.x[slot] = trials.x[slot], x
+                g, trials.g[slot] = trials.g[slot], g
+                iteration = run.end_iteration(f)
+                if self.callback is not None and self.callback(iteration, f, _read_only(x)):
+                    status, message = 99, "stopped by the callback"
+                elif _gradient_max(g, iteration) <= self.gtol:
                     status, message = 0, "converged: max |gradient| <= gtol"
-                while status == 1 and state["iterations"] < self.max_iter:
-                    state["cost"], state["spread"] = f, 0.0
-                    accepted = self._line_search(phi, f, g, d, history, trials)
-                    if accepted is None:
-                        status, message = 2, (
-                            f"the line search found no step that decreases the cost enough in "
-                            f"{self.max_linesearch} evaluations, also along -gradient (trial costs "
-                            f"within {state['spread']:.1e} of the current one, relatively); the "
-                            f"gradient may be wrong, or the cost is at its floating-point precision")
-                        break
-                    (f_old, f), slot = (f, accepted[0]), accepted[1]
-                    history.push(trials.x[slot], x, trials.g[slot], g)
-                    x, trials.x[slot] = trials.x[slot], x
-                    g, trials.g[slot] = trials.g[slot], g
-                    state["iterations"] += 1
-                    iteration = state["iterations"]
-                    curve.append(f)
-                    times.append(time.perf_counter() - start)
-                    progress.iteration(iteration, f, state["evaluations"], times[-1])
-                    if self.callback is not None and self.callback(iteration, f, _read_only(x)):
-                        status, message = 99, "stopped by the callback"
-                    elif _gradient_max(g, iteration) <= self.gtol:
-                        status, message = 0, "converged: max |gradient| <= gtol"
-                    elif (f_old - f) <= self.tol * max(abs(f_old), abs(f), 1.0):
-                        status, message = 0, "converged: relative reduction of the cost <= tol"
+                elif (f_old - f) <= self.tol * max(abs(f_old), abs(f), 1.0):
+                    status, message = 0, "converged: relative reduction of the cost <= tol"
         except _EvaluationLimit:
             status, message = 1, f"evaluation limit ({self.max_evaluations}) reached"
-        except KeyboardInterrupt:
-            interrupted, status, message = True, -1, "interrupted by the user (KeyboardInterrupt)"
-            progress.interrupted(state["iterations"], best.cost)
-        wall_time = time.perf_counter() - start
-        if status == 2:
-            warn_abnormal_stop("L-BFGS", state["iterations"], message)
-        if not interrupted:
-            progress.done(state["iterations"], state["evaluations"], best.cost, wall_time, message)
-        return TrainingResult(theta=best.holder, cost=best.cost, n_iter=state["iterations"],
-                              n_evaluations=state["evaluations"], loss_curve=curve, time_curve=times,
-                              wall_time=wall_time, status=status, message=message,
-                              interrupted=interrupted)
+        return status, message
 
     def _line_search(self, phi, f, g, d, history, trials):
         """One iteration's step: fills ``d`` and a trial slot; ``(cost, slot)`` accepted, or None.
