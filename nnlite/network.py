@@ -1,25 +1,32 @@
 """A feed-forward network whose parameters are views into one flat buffer.
 
-:class:`Network` stacks :class:`~nnlite.layers.Dense` layers, owns the flat
-``theta``/``grad`` vectors (see :mod:`nnlite.parameters`) and evaluates the
-cost and its gradient with backpropagation, vectorised over samples, on an
-array backend (:mod:`nnlite.backend`).
+:class:`Network` stacks :class:`~nnlite.layers.Layer` objects, owns the flat
+``theta``/``grad`` vectors (see :mod:`nnlite.parameters`) and the workspace of
+one batch size, and evaluates the cost and its gradient by calling each
+layer's ``forward`` up and ``backward`` down (see :mod:`nnlite.layers.base`
+for the interface), vectorised over samples, on an array backend
+(:mod:`nnlite.backend`).  It knows nothing of any particular layer type.
 
-Backpropagation, with samples as rows (``A_0 = X``, ``A_l = f_l(A_{l-1}
-W_l^T + b_l)``, ``L`` layers, ``m`` samples)::
+Backpropagation, with samples as rows (``A_0 = X``, ``A_l = layer_l(A_{l-1})``,
+``L`` layers, ``m`` samples)::
 
-    D_L = dloss/dA_L * f_L'(A_L)
-    D_l = (D_{l+1} W_{l+1} + sum of activity-penalty terms) * f_l'(A_l)
-    dJ/dW_l = D_l^T A_{l-1} / m (+ weight-decay term),  dJ/db_l = sum_rows(D_l) / m
+    G_L = dloss/dA_L                             (per sample, the loss writes it)
+    r_l = sum of the activity penalties' rows on A_l   (hidden layers, l < L)
+    layer_l.backward: grads of its parameters (times 1/m), G_{l-1} = dJ/dA_{l-1}
+                      from G_l + r_l            (for a Dense layer:
+                      D_l = (G_l + r_l) * f_l'(A_l), dJ/dW_l = D_l^T A_{l-1} / m,
+                      dJ/db_l = sum_rows(D_l) / m, G_{l-1} = D_l W_l)
+    then tied parameters' contributions (layer.backward_shared), then the
+    parameter penalties (weight decay) add their gradient.
 """
 
 import numpy as np
 
 from .backend import get_backend
-from .layers.dense import Dense
+from .layers.base import Layer
 from .losses.squared_error import SquaredError
 from .parameters import FlatParameters, ParameterTable, check_vector
-from .validation import check_data, check_random_state
+from .validation import check_data, check_int, check_random_state
 
 
 class Workspace:
@@ -35,6 +42,8 @@ class Workspace:
     penalty : list of list of dict
         ``penalty[l][r]``: ``(n_units,)`` arrays ``'mean'`` and ``'grad'`` of
         activity regularizer ``r`` on hidden layer ``l``.
+    buffers : list of dict
+        ``buffers[l]``: the arrays of ``layers[l].buffer_shapes(n_samples)``.
     """
 
     def __init__(self, backend, layers, n_samples, n_activity_regularizers):
@@ -45,15 +54,63 @@ class Workspace:
         self.scratch = {width: backend.empty((n_samples, width)) for width in set(widths)}
         self.penalty = [[{"mean": backend.empty((width,)), "grad": backend.empty((width,))}
                          for _ in range(n_activity_regularizers)] for width in widths[:-1]]
+        self.buffers = [{name: backend.empty(tuple(shape))
+                         for name, shape in layer.buffer_shapes(n_samples).items()} for layer in layers]
 
 
-class Network:
-    """A stack of dense layers trained on a loss plus regularizers.
+def check_layers(layers):
+    """Return ``layers`` as a list after checking the layer interface and that the sizes chain.
 
     Parameters
     ----------
-    layers : list of Dense
-        Consecutive layers; ``layers[i].n_out`` must equal ``layers[i+1].n_in``.
+    layers : iterable of Layer
+
+    Returns
+    -------
+    list of Layer
+
+    Raises
+    ------
+    ValueError
+        For an object that is not a :class:`~nnlite.layers.Layer`, no
+        layers, a size that is not a positive integer, sizes that do
+        not chain (``layers[i].n_out != layers[i+1].n_in``), or a shared
+        parameter whose owner is not one of ``layers``.
+    """
+    layers = list(layers)
+    if not layers:
+        raise ValueError("a network needs at least one layer, got none")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"layer {index} must be an nnlite.layers.Layer (with n_in, n_out, "
+                            f"param_specs, forward and backward), got {type(layer).__name__}: {layer!r}")
+        for label in ("n_in", "n_out"):
+            check_int(getattr(layer, label), f"layer {index} ({type(layer).__name__}) {label}", minimum=1)
+    for index in range(len(layers) - 1):
+        if layers[index].n_out != layers[index + 1].n_in:
+            raise ValueError(
+                f"layer {index} outputs {layers[index].n_out} units but layer {index + 1} "
+                f"expects {layers[index + 1].n_in} inputs")
+    for index, layer in enumerate(layers):
+        for local, (owner, name) in layer.shared_params().items():
+            if not any(owner is other for other in layers):
+                raise ValueError(f"layer {index} ({layer!r}) shares parameter {local!r} with {owner!r}, "
+                                 f"which is not a layer of this network")
+            if not any(spec.name == name for spec in owner.param_specs()):
+                raise ValueError(f"layer {index} ({layer!r}) shares parameter {name!r} of {owner!r}, "
+                                 f"which has no such parameter")
+    return layers
+
+
+class Network:
+    """A stack of layers trained on a loss plus regularizers.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        Consecutive layers (:class:`~nnlite.layers.Dense` or any subclass of
+        :class:`~nnlite.layers.Layer`); ``layers[i].n_out`` must equal
+        ``layers[i+1].n_in``.
     loss : SquaredError, optional
         Reconstruction loss (the default is the only one nnlite needs).
     regularizers : sequence of Regularizer
@@ -71,36 +128,40 @@ class Network:
     grad : ndarray of shape (n_params,)
         Gradient from the last :meth:`loss_and_grad`.
     table : ParameterTable
+
+    Raises
+    ------
+    ValueError
+        See :func:`check_layers`; also when an activity penalty cannot act on
+        a hidden layer's activation (e.g. KL sparsity on an identity layer).
     """
 
     def __init__(self, layers, loss=None, regularizers=(), backend=None, dtype="float64"):
-        layers = list(layers)
-        if not layers:
-            raise ValueError("a network needs at least one layer, got none")
-        for index, layer in enumerate(layers):
-            if not isinstance(layer, Dense):
-                raise TypeError(f"layer {index} must be a Dense layer, got {type(layer).__name__}")
-        for index in range(len(layers) - 1):
-            if layers[index].n_out != layers[index + 1].n_in:
-                raise ValueError(
-                    f"layer {index} outputs {layers[index].n_out} units but layer {index + 1} "
-                    f"expects {layers[index + 1].n_in} inputs")
+        layers = check_layers(layers)
         self.layers = layers
         self.loss = loss if loss is not None else SquaredError()
         self.regularizers = list(regularizers)
         for regularizer in self.regularizers:
             if regularizer.acts_on_activations:
-                for layer in layers[:-1]:
+                for index, layer in enumerate(layers[:-1]):
+                    if layer.activation is None:
+                        raise ValueError(f"{regularizer!r} acts on hidden activations, but layer {index} "
+                                         f"({layer!r}) declares no activation")
                     regularizer.check_activation(layer.activation)
         self.backend = get_backend(backend, dtype)
         self.table = ParameterTable([layer.param_specs() for layer in layers])
         self._flat = FlatParameters(self.table)
+        self._owners = [{local: (self._index_of(owner), name)
+                         for local, (owner, name) in layer.shared_params().items()} for layer in layers]
         host_views = self._flat.theta_views
-        for layer, views in zip(layers, host_views):
-            layer.bind(views)
-        self._bound_views = host_views
+        for layer, views, shared in zip(layers, host_views, self._owners):
+            layer.bind(dict(views, **{local: host_views[owner][name]
+                                      for local, (owner, name) in shared.items()}))
         self._allocate_device_buffers()
         self._workspace = None
+
+    def _index_of(self, layer):
+        return next(index for index, other in enumerate(self.layers) if other is layer)
 
     # ------------------------------------------------------------ structure
     def __repr__(self):
@@ -135,8 +196,8 @@ class Network:
 
     @property
     def activation_names(self):
-        """The activation name of every layer."""
-        return [layer.activation.name for layer in self.layers]
+        """The activation name of every layer (None for a layer without one)."""
+        return [None if layer.activation is None else layer.activation.name for layer in self.layers]
 
     def _allocate_device_buffers(self):
         """Device copies of theta/grad; on numpy float64 they are the host buffers."""
@@ -148,8 +209,15 @@ class Network:
             self._device_theta = backend.zeros((self.n_params,))
             self._device_grad = backend.zeros((self.n_params,))
         self._shares_host = shares_host
-        self._device_views = self.table.views(self._device_theta, backend.view)
-        self._device_grad_views = self.table.views(self._device_grad, backend.view)
+        own = self.table.views(self._device_theta, backend.view)
+        own_grads = self.table.views(self._device_grad, backend.view)
+        #: Per layer: its own and shared parameter views, its own gradient
+        #: views, and the owners' gradient views of its shared parameters.
+        self._params = [dict(views, **{local: own[owner][name] for local, (owner, name) in shared.items()})
+                        for views, shared in zip(own, self._owners)]
+        self._grads = own_grads
+        self._shared_grads = [{local: own_grads[owner][name] for local, (owner, name) in shared.items()}
+                              for shared in self._owners]
 
     def to_backend(self, backend, dtype=None):
         """Move the computation to another backend (and dtype); parameters are kept.
@@ -164,12 +232,12 @@ class Network:
         return self
 
     def _check_attached(self):
-        for layer, views in zip(self.layers, self._bound_views):
-            for name, view in views.items():
-                if layer.parameters.get(name) is not view:
-                    raise RuntimeError(
-                        f"parameter {name!r} of {layer!r} was replaced and no longer views the "
-                        f"network's flat buffer; write into it instead (layer.{name}[...] = value)")
+        """Raise ``RuntimeError`` when a layer's parameter no longer views ``theta``."""
+        detached = self._flat.detached(self.layers)
+        if detached:
+            raise RuntimeError(
+                f"{', '.join(detached)} was replaced and no longer views the network's flat buffer; "
+                f"write into it instead (layer.W[...] = value, or layer.W = value)")
 
     # ----------------------------------------------------------- parameters
     def initialize(self, random_state=None):
@@ -277,38 +345,33 @@ class Network:
         return cost, self._flat.grad.copy()
 
     def _backprop(self, inputs, targets):
-        """Forward and backward pass on backend arrays; fills the device gradient."""
+        """Forward and backward pass on backend arrays; fills the device gradient, returns the cost."""
         backend, layers = self.backend, self.layers
         work = self._get_workspace(inputs.shape[0])
-        acts, deltas, params = work.activations, work.deltas, self._device_views
-        previous = inputs
-        activity = self._activity_regularizers()
-        for layer, views, out in zip(layers, params, acts):
-            layer.forward(backend, previous, views["W"], views["b"], out)
-            previous = out
+        acts, deltas, params, grads = work.activations, work.deltas, self._params, self._grads
+        below = [inputs] + acts[:-1]
+        for layer, layer_inputs, layer_params, out in zip(layers, below, params, acts):
+            layer.forward(backend, layer_inputs, layer_params, out)
         cost = self.loss.value_and_delta(backend, acts[-1], targets, deltas[-1])
-        last = len(layers) - 1
-        layers[last].activation.mul_derivative_(backend, acts[-1], deltas[-1],
-                                                work.scratch[layers[last].n_out])
+        activity = self._activity_regularizers()
         scale = 1.0 / inputs.shape[0]
-        grads = self._device_grad_views
+        last = len(layers) - 1
         for index in range(last, -1, -1):
-            below = acts[index - 1] if index > 0 else inputs
-            backend.weight_grad(deltas[index], below, grads[index]["W"], scale)
-            backend.column_sum(deltas[index], grads[index]["b"], scale)
-            if index == 0:
-                break
-            hidden = layers[index - 1]
-            backend.backprop(deltas[index], params[index]["W"], deltas[index - 1])
-            row = None
-            for regularizer, workspace in zip(activity, work.penalty[index - 1]):
-                penalty, term = regularizer.activity_term(backend, hidden.activation,
-                                                          acts[index - 1], workspace)
-                cost = cost + penalty
-                if term is not None:
-                    row = term if row is None else backend.axpy_(1.0, term, row)
-            backend.add_row_mul_derivative_(hidden.activation.name, acts[index - 1],
-                                            deltas[index - 1], row, work.scratch[hidden.n_out])
+            layer, row = layers[index], None
+            if index < last:
+                for regularizer, workspace in zip(activity, work.penalty[index]):
+                    penalty, term = regularizer.activity_term(backend, layer.activation, acts[index],
+                                                              workspace)
+                    cost = cost + penalty
+                    if term is not None:
+                        row = term if row is None else backend.axpy_(1.0, term, row)
+            layer.backward(backend, below[index], acts[index], deltas[index], params[index], grads[index],
+                           deltas[index - 1] if index > 0 else None, scale, work.scratch[layer.n_out],
+                           row, work.buffers[index])
+        for index, shared in enumerate(self._shared_grads):
+            if shared:
+                layers[index].backward_shared(backend, below[index], deltas[index], params[index], shared,
+                                              scale, work.buffers[index])
         for regularizer in self.regularizers:
             if regularizer.acts_on_parameters:
                 cost = cost + regularizer.parameter_penalty(
@@ -337,10 +400,8 @@ class Network:
             On the host, in the network's dtype.
         """
         n_layers = len(self.layers)
-        stop = n_layers if stop is None else stop
-        for label, value in (("start", start), ("stop", stop)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= n_layers:
-                raise ValueError(f"{label} must be an integer in [0, {n_layers}], got {value!r}")
+        start = check_int(start, "start", minimum=0, maximum=n_layers)
+        stop = check_int(n_layers if stop is None else stop, "stop", minimum=0, maximum=n_layers)
         if start > stop:
             raise ValueError(f"start ({start}) must not exceed stop ({stop})")
         data = check_data(data, self.sizes[start], name="data")
@@ -348,16 +409,13 @@ class Network:
             return np.array(data, dtype=self.dtype)
         self._load_device()
         n_samples = data.shape[0]
-        chunk_size = n_samples if chunk_size is None else int(chunk_size)
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        chunk_size = n_samples if chunk_size is None else check_int(chunk_size, "chunk_size", minimum=1)
         result = np.empty((n_samples, self.sizes[stop]), dtype=self.dtype)
         backend = self.backend
         for begin in range(0, n_samples, chunk_size):
             block = backend.asarray(data[begin:begin + chunk_size])
             for index in range(start, stop):
-                views = self._device_views[index]
                 out = backend.empty((block.shape[0], self.layers[index].n_out))
-                block = self.layers[index].forward(backend, block, views["W"], views["b"], out)
+                block = self.layers[index].forward(backend, block, self._params[index], out)
             result[begin:begin + chunk_size] = backend.to_host(block)
         return result

@@ -179,6 +179,9 @@ class FlatParameters:
         The parameters, float64, allocated once.
     grad : ndarray of shape (table.size,)
         The gradient of the last evaluation, float64, allocated once.
+    theta_views : list of dict
+        ``theta_views[i][name]``: layer ``i``'s parameter ``name``, a view of
+        ``theta`` (what the layers are bound to).
     """
 
     def __init__(self, table):
@@ -186,7 +189,6 @@ class FlatParameters:
         self.theta = np.zeros(table.size, dtype=np.float64)
         self.grad = np.zeros(table.size, dtype=np.float64)
         self.theta_views = table.views(self.theta)
-        self.grad_views = table.views(self.grad)
 
     def assign(self, vector):
         """Copy ``vector`` into ``theta`` in place (no reallocation); return ``theta``."""
@@ -199,8 +201,19 @@ class FlatParameters:
         """Names of layer parameters that no longer share memory with ``theta``.
 
         A parameter is detached when code replaced the view instead of writing
-        into it (``layer.__dict__['W'] = ...``); such a layer would silently
+        into it (``layer.parameters['W'] = ...``); such a layer would silently
         train on stale values, so the network refuses to evaluate.
+
+        Parameters
+        ----------
+        layers : list of Layer
+            The layers bound to :attr:`theta_views`, in table order.
+
+        Returns
+        -------
+        list of str
+            ``"layer i parameter 'name'"`` for each detached parameter; empty
+            when every parameter still views ``theta``.
         """
         problems = []
         for entry in self.table:

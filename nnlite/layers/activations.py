@@ -15,8 +15,6 @@ identity   ``z``                  ``1``                     (-inf, inf)
 =========  =====================  ========================  ==============
 """
 
-import numpy as np
-
 
 class Activation:
     """A named element-wise non-linearity.
@@ -50,30 +48,12 @@ class Activation:
         """``delta *= f'(z)`` computed from ``activations = f(z)``; return ``delta``."""
         return backend.mul_derivative_(self.name, activations, delta, scratch)
 
-    def reference(self, z):
-        """``f(z)`` in plain numpy float64, for tests and documentation."""
-        raise NotImplementedError
-
-    def reference_derivative(self, z):
-        """``f'(z)`` in plain numpy float64, for tests and documentation."""
-        raise NotImplementedError
-
 
 class Sigmoid(Activation):
     """Logistic sigmoid ``f(z) = 1 / (1 + exp(-z))``; ``f' = a (1 - a)``."""
 
     name = "sigmoid"
     sparsity_kind = "bernoulli"
-
-    def reference(self, z):
-        """``1 / (1 + exp(-z))``."""
-        with np.errstate(over="ignore"):
-            return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
-
-    def reference_derivative(self, z):
-        """``f(z) (1 - f(z))``."""
-        a = self.reference(z)
-        return a * (1.0 - a)
 
 
 class ReLU(Activation):
@@ -82,28 +62,12 @@ class ReLU(Activation):
     name = "relu"
     sparsity_kind = "poisson"
 
-    def reference(self, z):
-        """``max(z, 0)``."""
-        return np.maximum(np.asarray(z, dtype=np.float64), 0.0)
-
-    def reference_derivative(self, z):
-        """``1`` where ``z > 0``, else ``0``."""
-        return (np.asarray(z) > 0).astype(np.float64)
-
 
 class Identity(Activation):
     """Identity ``f(z) = z`` (a linear decoder); ``f' = 1``."""
 
     name = "identity"
     sparsity_kind = None
-
-    def reference(self, z):
-        """``z``."""
-        return np.asarray(z, dtype=np.float64).copy()
-
-    def reference_derivative(self, z):
-        """``1``."""
-        return np.ones_like(np.asarray(z, dtype=np.float64))
 
 
 ACTIVATIONS = {cls.name: cls for cls in (Sigmoid, ReLU, Identity)}

@@ -1,30 +1,193 @@
-"""The layer interface: parameters declared up front, held as buffer views."""
+"""The layer interface: sizes, parameters, forward pass and backward pass.
+
+A :class:`~nnlite.network.Network` knows layers only through this interface,
+so a new kind of layer is a new subclass and never an edit of the network.
+The network owns the flat parameter buffer and the workspace (activations and
+deltas preallocated once per batch size); a layer owns the arithmetic of its
+forward and backward passes, written with the array backend's operations
+(:mod:`nnlite.backend.base`), on whatever arrays the network hands it.
+
+One evaluation, for ``L`` layers and ``m`` samples (rows), ``A_0 = X``::
+
+    for l = 1..L:      A_l = layers[l].forward(A_{l-1})
+    G_L = dloss/dA_L                                  (the loss writes it)
+    for l = L..1:      layers[l].backward(A_{l-1}, A_l, G_l, row_l)
+                         -> grads of layer l's own parameters (scaled by 1/m)
+                         -> G_{l-1} = dJ/dA_{l-1}      (not for l = 1)
+    for each layer:    layers[l].backward_shared(...) (tied parameters, if any)
+
+``row_l`` is the sum of the activity penalties' per-unit terms on ``A_l``
+(e.g. KL sparsity) for hidden layers, ``None`` otherwise; it enters the
+delta of the layer's *outputs*, before the derivative of its activation.
+"""
 
 import numpy as np
+
+from ..validation import check_int
 
 
 class Layer:
     """Base class of nnlite layers.
 
-    A layer declares its parameters with :meth:`param_specs` at construction,
-    so the owning network can size its flat buffer before seeing data.  The
-    network then calls :meth:`bind` with views into that buffer.  Parameters
-    are read as attributes (``layer.W``); assigning one (``layer.W = x``)
-    copies ``x`` *into* the view, so the flat buffer can never be detached by
-    accident.
+    A layer declares its sizes (``n_in``, ``n_out``) and its parameters
+    (:meth:`param_specs`) at construction, so the owning network can size
+    its flat buffer before seeing data.  The network then calls :meth:`bind`
+    with host views into that buffer.  Parameters are read as attributes
+    (``layer.W``); assigning one (``layer.W = x``) copies ``x`` *into* the
+    view, so the flat buffer can never be detached by accident.
+
+    A layer may also *use* parameters that another layer of the same network
+    owns (:meth:`shared_params`, e.g. a decoder tied to an encoder's ``W``):
+    the network passes their views in ``params``, and the layer adds its part
+    of their gradient in :meth:`backward_shared`, after every layer's
+    :meth:`backward` has run (the owner's backward *writes* the gradient, so
+    contributions of other layers can only be added afterwards).
+
+    Attributes
+    ----------
+    n_in, n_out : int
+        Width of the inputs ``(n_samples, n_in)`` and outputs
+        ``(n_samples, n_out)``.
+    activation : Activation or None
+        The element-wise non-linearity the layer applies last, whose
+        derivative is computed from the outputs (``f'`` from ``a = f(z)``).
+        Activity penalties on the layer's outputs (KL sparsity) read its
+        range from here; ``None`` when the layer has no such non-linearity,
+        and then no activity penalty can act on the layer.
     """
+
+    n_in = None
+    n_out = None
+    activation = None
 
     def __init__(self):
         object.__setattr__(self, "parameters", {})
 
+    @staticmethod
+    def check_size(value, name):
+        """Return ``value`` as an int >= 1 or raise ``ValueError`` naming it."""
+        return check_int(value, name, minimum=1)
+
+    # ------------------------------------------------------------ parameters
     def param_specs(self):
-        """List of :class:`~nnlite.parameters.ParamSpec` of this layer."""
+        """The parameters this layer owns.
+
+        Returns
+        -------
+        list of ParamSpec
+            Each becomes a slice of the network's flat ``theta`` (SPEC's
+            layout: the ``'weights'`` group first, then ``'biases'``).
+        """
         return []
 
+    def shared_params(self):
+        """Parameters of *other* layers this layer uses.
+
+        Returns
+        -------
+        dict
+            ``{local_name: (owner_layer, owner_name)}``; the owner must be a
+            layer of the same network.  The network passes the owner's views
+            under ``local_name`` in ``params`` (and binds them on the host).
+        """
+        return {}
+
+    def initialize(self, rng):
+        """Draw the layer's own parameters in place (default: nothing to draw).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        """
+
     def bind(self, views):
-        """Make the layer's parameters the given views (a dict name -> array)."""
+        """Make the layer's parameters the given host views (a dict name -> array)."""
         object.__setattr__(self, "parameters", dict(views))
 
+    def buffer_shapes(self, n_samples):
+        """Extra arrays the layer needs during a backward pass, allocated once per batch size.
+
+        Parameters
+        ----------
+        n_samples : int
+
+        Returns
+        -------
+        dict
+            ``{name: shape}``; the network passes ``{name: array}`` as
+            ``buffers`` to :meth:`backward` and :meth:`backward_shared`.
+        """
+        return {}
+
+    # ----------------------------------------------------------- arithmetic
+    def forward(self, backend, inputs, params, out):
+        """Write the layer's outputs into ``out`` and return it.
+
+        Parameters
+        ----------
+        backend : ArrayBackend
+        inputs : array of shape (n_samples, n_in)
+        params : dict name -> backend array
+            Device views of the layer's own and shared parameters.
+        out : array of shape (n_samples, n_out)
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def backward(self, backend, inputs, outputs, delta_out, params, grads, delta_in, scale,
+                 scratch, row=None, buffers=None):
+        """Gradients of the layer's own parameters and the delta of its inputs.
+
+        Parameters
+        ----------
+        backend : ArrayBackend
+        inputs : array of shape (n_samples, n_in)
+            What :meth:`forward` received.
+        outputs : array of shape (n_samples, n_out)
+            What :meth:`forward` wrote.
+        delta_out : array of shape (n_samples, n_out)
+            ``dJ_i/d outputs_i`` of every sample ``i`` (without the ``1/m``
+            of the mean and without ``row``).  The layer may overwrite it;
+            whatever it leaves there is handed to :meth:`backward_shared`.
+        params : dict name -> backend array
+            As in :meth:`forward`.
+        grads : dict name -> backend array
+            Device views of the gradients of the layer's *own* parameters;
+            the layer overwrites each of them (``scale`` times the sum over
+            samples).
+        delta_in : array of shape (n_samples, n_in) or None
+            Receives ``dJ_i/d inputs_i``; None for the first layer (nothing
+            below needs it).
+        scale : float
+            ``1/m``, the mean over samples.
+        scratch : array of shape (n_samples, n_out)
+            Free to overwrite.
+        row : array of shape (n_out,) or None
+            The activity penalties' term (the same for every sample), to be
+            added to every row of ``delta_out``; None when there is none.
+        buffers : dict name -> array, optional
+            The arrays of :meth:`buffer_shapes`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement backward")
+
+    def backward_shared(self, backend, inputs, delta_out, params, grads, scale, buffers=None):
+        """Add the layer's part of the gradient of its shared parameters (default: none).
+
+        Called after every layer's :meth:`backward`.
+
+        Parameters
+        ----------
+        inputs : array of shape (n_samples, n_in)
+        delta_out : array of shape (n_samples, n_out)
+            As :meth:`backward` left it.
+        params : dict name -> backend array
+        grads : dict local_name -> backend array
+            The owners' gradient views of the parameters of
+            :meth:`shared_params`; add into them.
+        scale : float
+        buffers : dict name -> array, optional
+        """
+
+    # -------------------------------------------------------- attribute access
     def __getattr__(self, name):
         parameters = self.__dict__.get("parameters", {})
         if name in parameters:

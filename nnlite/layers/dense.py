@@ -1,4 +1,4 @@
-"""Fully connected layer ``z = W a + b`` followed by an activation."""
+"""Fully connected layer ``a = f(W x + b)``: its parameters, forward and backward passes."""
 
 import numpy as np
 
@@ -18,19 +18,25 @@ class Dense(Layer):
 
     Notes
     -----
-    For inputs ``A`` of shape ``(n_samples, n_in)`` (samples are rows) the
-    layer computes ``Z = A W^T + b`` and ``f(Z)``; ``W`` has shape
+    For inputs ``A`` of shape ``(m, n_in)`` (samples are rows) the layer
+    computes ``Z = A W^T + b`` and ``f(Z)``; ``W`` has shape
     ``(n_out, n_in)``, row ``i`` holding the weights into unit ``i``.  ``W``
     is tagged ``'regularizable'`` (weight decay applies), ``b`` is not.
+
+    Backward pass, from ``G = dJ_i/df(Z)`` per sample and the activity
+    penalties' row ``r`` (SPEC's sparsity term on a hidden layer)::
+
+        D = (G + r) * f'(Z)          (f' from the outputs: a (1 - a) for sigmoid)
+        dJ/dW = D^T A / m,   dJ/db = sum_rows(D) / m,   dJ/dA = D W
+
+    ``D`` overwrites ``G`` (one fused backend pass), so no extra array is
+    needed.
     """
 
     def __init__(self, n_in, n_out, activation="sigmoid"):
         super().__init__()
-        for label, value in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"{label} must be a positive integer, got {value!r}")
-        self.n_in = int(n_in)
-        self.n_out = int(n_out)
+        self.n_in = self.check_size(n_in, "n_in")
+        self.n_out = self.check_size(n_out, "n_out")
         self.activation = get_activation(activation)
 
     def __repr__(self):
@@ -54,14 +60,19 @@ class Dense(Layer):
         self.parameters["W"][...] = rng.uniform(-bound, bound, size=(self.n_out, self.n_in))
         self.parameters["b"][...] = 0.0
 
-    def forward(self, backend, inputs, weights, bias, out):
-        """Write ``f(inputs @ weights.T + bias)`` into ``out`` and return it.
+    def forward(self, backend, inputs, params, out):
+        """Write ``f(inputs @ W.T + b)`` into ``out`` (shape ``(n_samples, n_out)``) and return it."""
+        return backend.linear_activate(inputs, params["W"], params["b"], self.activation.name, out)
 
-        Parameters
-        ----------
-        backend : ArrayBackend
-        inputs : array of shape (n_samples, n_in)
-        weights, bias : backend views of ``W`` and ``b``
-        out : array of shape (n_samples, n_out)
+    def backward(self, backend, inputs, outputs, delta_out, params, grads, delta_in, scale,
+                 scratch, row=None, buffers=None):
+        """``D = (delta_out + row) * f'``; ``grads['W'] = scale D^T inputs``, ``grads['b'] = scale sum_rows(D)``; ``delta_in = D W``.
+
+        See :meth:`Layer.backward` for the arguments; ``delta_out`` becomes ``D``.
         """
-        return backend.linear_activate(inputs, weights, bias, self.activation.name, out)
+        backend.add_row_mul_derivative_(self.activation.name, outputs, delta_out, row, scratch)
+        backend.weight_grad(delta_out, inputs, grads["W"], scale)
+        backend.column_sum(delta_out, grads["b"], scale)
+        if delta_in is not None:
+            backend.backprop(delta_out, params["W"], delta_in)
+        return delta_in
