@@ -9,12 +9,12 @@
 """
 
 import math
-import numbers
 import os
 
 import numpy as np
 
-from .validation import check_data
+from .data.shapes import resolve_image_shape, square_side
+from .validation import check_data, check_int
 
 __all__ = ["tile_grid", "display_layer", "plot_loss_curve", "tile_shape"]
 
@@ -43,20 +43,12 @@ def tile_shape(n_values, image_shape=None):
     """
     if image_shape is None:
         for channels in (3, 1):
-            side = math.isqrt(n_values // channels)
-            if n_values % channels == 0 and side * side * channels == n_values and side > 0:
+            side = square_side(n_values, channels)
+            if side is not None:
                 return side, side, channels
         raise ValueError(f"rows of length {n_values} are neither d*d*3 (RGB) nor d*d (grey); "
                          f"pass image_shape=(h, w, c)")
-    shape = tuple(image_shape) + ((1,) if len(tuple(image_shape)) == 2 else ())
-    if (len(shape) != 3 or shape[2] not in (1, 3)
-            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in shape)):
-        raise ValueError(f"image_shape must be (h, w), (h, w, 1) or (h, w, 3), got {image_shape!r}")
-    shape = tuple(int(v) for v in shape)
-    if shape[0] * shape[1] * shape[2] != n_values:
-        raise ValueError(f"image_shape {shape} holds {shape[0] * shape[1] * shape[2]} values "
-                         f"but the rows have {n_values}")
-    return shape
+    return resolve_image_shape(n_values, image_shape, allowed_channels=(1, 3))
 
 
 def _stretch_rows(X):
@@ -99,15 +91,11 @@ def tile_grid(X, image_shape=None, padding=1, columns=None, background=0.0):
     X = check_data(X, name="X")
     n_tiles = X.shape[0]
     height, width, channels = tile_shape(X.shape[1], image_shape)
-    if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or padding < 0:
-        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
-    if columns is None:
-        columns = math.ceil(math.sqrt(n_tiles))
-    elif isinstance(columns, bool) or not isinstance(columns, numbers.Integral) or columns < 1:
-        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    padding = check_int(padding, "padding", minimum=0)
+    columns = (math.ceil(math.sqrt(n_tiles)) if columns is None
+               else check_int(columns, "columns", minimum=1))
     if not 0.0 <= float(background) <= 1.0:
         raise ValueError(f"background must be in [0, 1], got {background!r}")
-    columns = int(columns)
     rows = math.ceil(n_tiles / columns)
     cells = np.full((rows * columns, height + padding, width + padding, channels), float(background))
     cells[:n_tiles, :height, :width] = _stretch_rows(X).reshape(n_tiles, height, width, channels)
@@ -153,8 +141,8 @@ def display_layer(X, filename="layer.png", image_shape=None, padding=1, columns=
         return grid
     if scale is None:
         scale = max(1, math.ceil(MIN_IMAGE_SIZE / max(grid.shape[:2])))
-    elif isinstance(scale, bool) or not isinstance(scale, numbers.Integral) or scale < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    else:
+        scale = check_int(scale, "scale", minimum=1)
     from PIL import Image
 
     pixels = np.rint(grid * 255).astype(np.uint8)

@@ -58,6 +58,10 @@ def test_grey_tiles_and_shape_inference(rng):
         tile_shape(50)
     with pytest.raises(ValueError, match="holds 48"):
         tile_shape(192, (4, 4, 3))
+    with pytest.raises(ValueError, match=r"1 or 3 channel.*\(8, 8, 2\)"):
+        tile_shape(128, (8, 8, 2))
+    with pytest.raises(ValueError, match="positive ints"):
+        tile_shape(192, (8, 8, True))
 
 
 def test_bad_arguments(rng):

@@ -12,90 +12,22 @@ the bytes of the patches are read, which is what makes it cheap on a
 memory-mapped file.
 
 The regular-stride counterpart (every patch on a grid, for features of whole
-images) is :func:`nnlite.data.strided.grid_patches`, re-exported here.
+images) is :func:`nnlite.data.strided.grid_patches`, re-exported here, as are
+the shape helpers of :mod:`nnlite.data.shapes`.
 """
-
-import math
-import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..validation import check_positive_int, check_random_state
+from ..validation import check_int, check_random_state
+from .shapes import image_side, resolve_image_shape
+from .strided import grid_patches
 
-# ``grid_patches`` is also importable from here (resolved lazily by ``__getattr__``).
 __all__ = ["sample_patches_raw", "image_side", "resolve_image_shape", "patch_positions",
-           "gather_patches", "gather_patches_hwc"]
+           "gather_patches", "gather_patches_hwc", "grid_patches"]
 
 #: Rows fetched per chunk (in bytes) from a lazy, non-ndarray image store.
 LAZY_CHUNK_BYTES = 64 * 2**20
-
-
-def image_side(row_length, channels=3):
-    """Side ``d`` of a square image whose row has ``row_length = d * d * channels`` values.
-
-    Parameters
-    ----------
-    row_length : int
-        Number of values in one image row.
-    channels : int, default=3
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    ValueError
-        When ``row_length`` is not ``d * d * channels`` for a positive integer ``d``.
-    """
-    channels = check_positive_int(channels, "channels")
-    if isinstance(row_length, bool) or not isinstance(row_length, numbers.Integral) or row_length < 1:
-        raise ValueError(f"row length must be a positive integer, got {row_length!r}")
-    side = math.isqrt(int(row_length) // channels)
-    if side * side * channels != row_length:
-        raise ValueError(
-            f"row length {row_length} is not d*d*{channels} for an integer d; "
-            f"pass image_shape=(height, width, channels) for non-square images")
-    return side
-
-
-def resolve_image_shape(row_length, image_shape=None, channels=3):
-    """Return ``(h, w, c)`` for rows of ``row_length`` values.
-
-    Parameters
-    ----------
-    row_length : int
-    image_shape : tuple of int, optional
-        ``(h, w, c)`` or ``(h, w)`` (one channel).  ``None``: a square
-        ``d x d x channels`` image inferred from ``row_length``.
-    channels : int, default=3
-        Channels assumed when ``image_shape`` is None.
-
-    Returns
-    -------
-    tuple of (int, int, int)
-
-    Raises
-    ------
-    ValueError
-        When the shape is malformed or does not hold ``row_length`` values.
-    """
-    if image_shape is None:
-        side = image_side(row_length, channels)
-        return side, side, int(channels)
-    shape = tuple(image_shape)
-    if len(shape) == 2:
-        shape = shape + (1,)
-    if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
-                              for v in shape):
-        raise ValueError(f"image_shape must be (height, width[, channels]) of positive ints, "
-                         f"got {image_shape!r}")
-    shape = tuple(int(v) for v in shape)
-    if shape[0] * shape[1] * shape[2] != row_length:
-        raise ValueError(f"image_shape {shape} holds {shape[0] * shape[1] * shape[2]} values "
-                         f"but the rows have {row_length}")
-    return shape
 
 
 def patch_positions(n_images, image_shape, num_patches, patch_size, random_state=None):
@@ -281,8 +213,8 @@ def sample_patches_raw(images, num_patches=10000, patch_size=8, image_shape=None
     >>> sample_patches_raw(images, 5, 8, image_shape=(12, 16, 3), random_state=0).shape
     (5, 192)
     """
-    num_patches = check_positive_int(num_patches, "num_patches")
-    patch_size = check_positive_int(patch_size, "patch_size")
+    num_patches = check_int(num_patches, "num_patches", minimum=1)
+    patch_size = check_int(patch_size, "patch_size", minimum=1)
     lazy = not isinstance(images, np.ndarray)
     if lazy and not (hasattr(images, "shape") and hasattr(images, "__getitem__")):
         images = np.asarray(images)
@@ -307,10 +239,3 @@ def sample_patches_raw(images, num_patches=10000, patch_size=8, image_shape=None
         return _gather_lazy(images, image, row, col, patch_size, image_shape, dtype)
     return gather_patches(images, image, row, col, patch_size, image_shape)
 
-
-def __getattr__(name):
-    """Lazy re-export of :func:`nnlite.data.strided.grid_patches` (PEP 562)."""
-    if name == "grid_patches":
-        from .strided import grid_patches
-        return grid_patches
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,11 +13,10 @@ fits inside the image: ``1 + (h - p) // stride`` rows and
 8x8 at stride 4).
 """
 
-import numbers
-
 import numpy as np
 
-from .patches import resolve_image_shape
+from ..validation import check_int
+from .shapes import resolve_image_shape
 
 __all__ = ["grid_patches", "grid_shape", "resolve_image_shape"]
 
@@ -45,12 +44,10 @@ def grid_shape(image_shape, patch_size, stride):
         than the image.
     """
     height, width = int(image_shape[0]), int(image_shape[1])
-    if isinstance(patch_size, bool) or not isinstance(patch_size, numbers.Integral) or patch_size < 1:
-        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+    check_int(patch_size, "patch_size", minimum=1)
     if patch_size > min(height, width):
         raise ValueError(f"patch_size {patch_size} is larger than the {height}x{width} image")
-    if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1:
-        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    check_int(stride, "stride", minimum=1)
     if stride > min(height, width):
         raise ValueError(f"stride {stride} is larger than the {height}x{width} image")
     return (1 + (height - patch_size) // stride, 1 + (width - patch_size) // stride)
