@@ -6,10 +6,6 @@ from .losses.weight_decay import WeightDecay
 from .network import Network
 from .validation import check_hidden_sizes, check_positive_int
 
-#: SPEC's defaults: 8x8x3 patches, 75 hidden units, rho, lambda, beta.
-DEFAULTS = {"visible_size": 192, "hidden_size": 75, "sparsity_param": 0.01,
-            "lambda_": 1e-4, "beta": 3.0}
-
 
 def layer_sizes(visible_size, hidden_size):
     """``[visible, h1, ..., hk, visible]`` after validating both arguments."""

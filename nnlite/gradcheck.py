@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import check_random_state
+from .validation import check_int, check_random_state
 
 
 def _value(fun, theta):
@@ -115,7 +115,7 @@ def check_gradient(fun, theta, epsilon=1e-4, n_directions=None, random_state=Non
         numeric = numerical_gradient(fun, theta, epsilon)
         return GradientCheck(grad, numeric, relative_error(grad, numeric))
     rng = check_random_state(random_state)
-    directions = rng.standard_normal((int(n_directions), theta.size))
+    directions = rng.standard_normal((check_int(n_directions, "n_directions", minimum=1), theta.size))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     analytic = directions @ grad.reshape(-1)
     numeric = np.array([
