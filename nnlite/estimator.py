@@ -5,19 +5,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
-from .io import ModelFileError, load_arrays, save_arrays
+from . import model_file
+from .exceptions import ModelFileError
+from .model_file import MODEL_CLASSES, register_model  # noqa: F401  (re-exported)
 from .optim import make_optimizer
 from .validation import check_data, check_hidden_sizes, check_random_state
-
-#: Estimator classes by name, so :func:`load_model` can rebuild any of them.
-MODEL_CLASSES = {}
-
-
-def register_model(cls):
-    """Class decorator: make ``cls`` loadable by :func:`load_model`."""
-    MODEL_CLASSES[cls.__name__] = cls
-    return cls
-
 
 @register_model
 class SparseAutoencoder(TransformerMixin, BaseEstimator):
@@ -215,20 +207,68 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         return -self.reconstruction_error(X)
 
     # ------------------------------------------------------------ persistence
-    def _metadata(self):
+    def get_state(self):
+        """The fitted model as JSON-ready metadata and numeric arrays (no file layout).
+
+        Returns
+        -------
+        state : dict
+            ``params`` (constructor arguments), ``sizes``, ``activations``,
+            ``training`` (``n_iter``, ``cost``, ``training_time``,
+            ``interrupted``).
+        arrays : dict of str -> ndarray
+            ``theta`` (SPEC's layout), ``loss_curve``, ``time_curve``.
+        """
+        check_is_fitted(self, "network_")
         params = self.get_params(deep=False)
         sizes = check_hidden_sizes(params["hidden_size"])
         params["hidden_size"] = sizes[0] if np.ndim(params["hidden_size"]) == 0 else sizes
         params["random_state"] = params["random_state"] if isinstance(params["random_state"], (int, type(None))) else None
         params["backend"] = params["backend"] if isinstance(params["backend"], (str, type(None))) else None
-        return {
-            "class": type(self).__name__,
-            "params": params,
-            "sizes": self.network_.sizes,
-            "activations": self.network_.activation_names,
-            "training": {"n_iter": self.n_iter_, "cost": self.cost_,
-                         "training_time": self.training_time_, "interrupted": self.interrupted_},
-        }
+        state = {"params": params, "sizes": self.network_.sizes,
+                 "activations": self.network_.activation_names,
+                 "training": {"n_iter": self.n_iter_, "cost": self.cost_,
+                              "training_time": self.training_time_, "interrupted": self.interrupted_}}
+        arrays = {"theta": self.network_.theta, "loss_curve": np.asarray(self.loss_curve_),
+                  "time_curve": np.asarray(self.time_curve_)}
+        return state, arrays
+
+    @classmethod
+    def from_state(cls, state, arrays, backend=None, dtype=None):
+        """Rebuild a fitted model from :meth:`get_state`'s output.
+
+        Parameters
+        ----------
+        state : dict
+        arrays : dict of str -> ndarray
+        backend : str, optional
+            Where the network runs; the loader chooses (default: numpy or
+            ``$NNLITE_BACKEND``), whatever backend the model was trained on.
+        dtype : {'float64', 'float32'}, optional
+            Default: the stored one.
+
+        Returns
+        -------
+        model
+        """
+        params = dict(state["params"], backend=backend)
+        if dtype is not None:
+            params["dtype"] = dtype
+        model = cls(**params)
+        network = model._build_network(state["sizes"][0])
+        if network.sizes != list(state["sizes"]) or network.activation_names != list(state["activations"]):
+            raise ModelFileError("the saved architecture does not match its hyper-parameters")
+        network.set_theta(arrays["theta"])
+        model.network_ = network
+        model.n_features_in_ = network.sizes[0]
+        model.loss_curve_ = [float(v) for v in arrays.get("loss_curve", [])]
+        model.time_curve_ = [float(v) for v in arrays.get("time_curve", [])]
+        training = state.get("training", {})
+        model.n_iter_ = int(training.get("n_iter", 0))
+        model.cost_ = float(training.get("cost", np.nan))
+        model.training_time_ = float(training.get("training_time", 0.0))
+        model.interrupted_ = bool(training.get("interrupted", False))
+        return model
 
     def save(self, path, arrays=None, metadata=None):
         """Save the fitted model to ``path`` (``.npz`` + JSON metadata, no pickle).
@@ -237,53 +277,29 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         ----------
         path : str or os.PathLike
         arrays : dict of str -> ndarray, optional
-            Extra arrays to store (e.g. normalisation statistics).
+            Extra arrays to store.
         metadata : dict, optional
-            Extra JSON-serialisable information, stored under ``'extra'``.
+            Extra JSON-serialisable information.
 
         Returns
         -------
         str
-            The path written.
+            The path written (see :mod:`nnlite.model_file` for the layout).
         """
         check_is_fitted(self, "network_")
-        document = self._metadata()
-        document["extra"] = dict(metadata or {})
-        payload = {"theta": self.network_.theta, "loss_curve": np.asarray(self.loss_curve_),
-                   "time_curve": np.asarray(self.time_curve_)}
-        for name, array in (arrays or {}).items():
-            payload["extra/" + name] = array
-        return save_arrays(path, document, payload)
+        return model_file.write(path, self, extra=metadata, extra_arrays=arrays)
 
     @classmethod
-    def _from_metadata(cls, metadata, arrays):
-        model = cls(**metadata["params"])
-        network = model._build_network(metadata["sizes"][0])
-        if network.sizes != list(metadata["sizes"]) or network.activation_names != list(metadata["activations"]):
-            raise ModelFileError("the saved architecture does not match its hyper-parameters")
-        network.set_theta(arrays["theta"])
-        model.network_ = network
-        model.n_features_in_ = network.sizes[0]
-        model.loss_curve_ = [float(v) for v in arrays.get("loss_curve", [])]
-        model.time_curve_ = [float(v) for v in arrays.get("time_curve", [])]
-        training = metadata.get("training", {})
-        model.n_iter_ = int(training.get("n_iter", 0))
-        model.cost_ = float(training.get("cost", np.nan))
-        model.training_time_ = float(training.get("training_time", 0.0))
-        model.interrupted_ = bool(training.get("interrupted", False))
-        return model
-
-    @classmethod
-    def load(cls, path):
+    def load(cls, path, backend=None):
         """Load a model saved with :meth:`save` (see :func:`load_model`)."""
-        model, _ = load_model(path, with_extras=True)
+        model = load_model(path, backend=backend)
         if not isinstance(model, cls):
             raise ModelFileError(f"{path!r} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
 
 
-def load_model(path, with_extras=False):
-    """Load any nnlite estimator saved with ``save``.
+def load_model(path, with_extras=False, backend=None):
+    """Load any nnlite estimator saved with ``save`` (or inside a patch model file).
 
     Parameters
     ----------
@@ -291,6 +307,8 @@ def load_model(path, with_extras=False):
     with_extras : bool, default=False
         Also return ``{'arrays': ..., 'metadata': ...}`` with what the caller
         stored alongside.
+    backend : str, optional
+        Where the loaded network runs (default: numpy or ``$NNLITE_BACKEND``).
 
     Returns
     -------
@@ -302,21 +320,7 @@ def load_model(path, with_extras=False):
     ModelFileError
         For a missing, damaged or incompatible file.
     """
-    metadata, arrays = load_arrays(path)
-    name = metadata.get("class")
-    if name not in MODEL_CLASSES:
-        raise ModelFileError(f"{path!r} holds an unknown model class {name!r}")
-    if "theta" not in arrays:
-        raise ModelFileError(f"{path!r} has no 'theta' array")
-    try:
-        model = MODEL_CLASSES[name]._from_metadata(metadata, arrays)
-    except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, ModelFileError):
-            raise
-        raise ModelFileError(f"{path!r} has inconsistent contents ({error})") from None
+    contents = model_file.read(path, backend=backend)
     if not with_extras:
-        return model
-    extras = {"arrays": {key[len("extra/"):]: value for key, value in arrays.items()
-                         if key.startswith("extra/")},
-              "metadata": metadata.get("extra", {})}
-    return model, extras
+        return contents.estimator
+    return contents.estimator, {"arrays": contents.extra_arrays, "metadata": contents.extra}

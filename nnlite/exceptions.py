@@ -1,4 +1,4 @@
-"""Warnings nnlite emits."""
+"""Warnings and errors nnlite raises."""
 
 try:  # Share scikit-learn's class so existing warning filters apply.
     from sklearn.exceptions import ConvergenceWarning as _Base
@@ -8,3 +8,7 @@ except ImportError:  # pragma: no cover - scikit-learn is a dependency
 
 class ConvergenceWarning(_Base):
     """The optimiser stopped for a reason other than convergence or its iteration limit."""
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, damaged, inconsistent, or from an incompatible version."""

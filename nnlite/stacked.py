@@ -37,7 +37,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
-from .estimator import SparseAutoencoder, register_model
+from .estimator import SparseAutoencoder
+from .model_file import register_model
 from .layers.activations import get_activation
 from .network import Network
 from .optim import TrainingResult, make_optimizer
@@ -459,22 +460,24 @@ class StackedAutoencoder(SparseAutoencoder):
                 for network, record in zip(self.pretrain_networks_, self.stage_results_)]
 
     # ------------------------------------------------------------ persistence
-    def _metadata(self):
-        document = super()._metadata()
-        params = document["params"]
+    def get_state(self):
+        """As :meth:`SparseAutoencoder.get_state`, plus ``stacked``: stage records and times."""
+        state, arrays = super().get_state()
+        params = state["params"]
         for name in ("activation", "sparsity_param", "lambda_", "beta", "pretrain_iter"):
             if isinstance(params[name], (list, tuple, np.ndarray)):
                 params[name] = per_stage(params[name], len(params[name]), name)
-        document["stacked"] = {
+        state["stacked"] = {
             "stages": self.stage_results_, "pretraining_time": self.pretraining_time_,
             "finetuning_time": self.finetuning_time_,
             "pretrained_reconstruction_error": self.pretrained_reconstruction_error_}
-        return document
+        return state, arrays
 
     @classmethod
-    def _from_metadata(cls, metadata, arrays):
-        model = super()._from_metadata(metadata, arrays)
-        stacked = metadata.get("stacked", {})
+    def from_state(cls, state, arrays, backend=None, dtype=None):
+        """Rebuild a fitted stack from :meth:`get_state`'s output (stage networks are not kept)."""
+        model = super().from_state(state, arrays, backend=backend, dtype=dtype)
+        stacked = state.get("stacked", {})
         model.stage_results_ = list(stacked.get("stages", []))
         model.pretrain_networks_ = []
         model.pretraining_time_ = float(stacked.get("pretraining_time", 0.0))

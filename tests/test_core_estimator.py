@@ -1,7 +1,4 @@
-"""SparseAutoencoder: scikit-learn behaviour, persistence and input checks."""
-
-import json
-import zipfile
+"""SparseAutoencoder: scikit-learn behaviour, save/load round trip and input checks (file format: test_model_file.py)."""
 
 import numpy as np
 import pytest
@@ -10,7 +7,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from nnlite import SparseAutoencoder, load_model
-from nnlite.io import FORMAT_VERSION, ModelFileError, load_arrays, save_arrays
 
 
 @pytest.fixture
@@ -72,49 +68,6 @@ def test_save_and_load_round_trip(fitted, data, tmp_path):
     np.testing.assert_array_equal(extras["arrays"]["stats"], np.arange(3.0))
     assert extras["metadata"] == {"note": "x"}
     assert isinstance(SparseAutoencoder.load(path), SparseAutoencoder)
-
-
-def test_model_file_is_not_a_pickle(fitted, tmp_path):
-    path = fitted.save(tmp_path / "model.npz")
-    with np.load(path, allow_pickle=False) as archive:
-        metadata = json.loads(str(archive["metadata"]))
-    assert metadata["sizes"] == [12, 5, 12] and metadata["activations"] == ["sigmoid", "sigmoid"]
-    assert metadata["params"]["sparsity_param"] == 0.01
-
-
-def test_damaged_and_foreign_files_give_clear_errors(fitted, tmp_path):
-    with pytest.raises(ModelFileError, match="does not exist"):
-        load_model(tmp_path / "missing.npz")
-    garbage = tmp_path / "garbage.npz"
-    garbage.write_bytes(b"not a zip at all")
-    with pytest.raises(ModelFileError, match="not a readable nnlite model"):
-        load_model(garbage)
-    path = fitted.save(tmp_path / "model.npz")
-    truncated = tmp_path / "truncated.npz"
-    truncated.write_bytes(open(path, "rb").read()[:200])
-    with pytest.raises(ModelFileError):
-        load_model(truncated)
-    other = tmp_path / "plain.npz"
-    np.savez(other, theta=np.zeros(3))
-    with pytest.raises(ModelFileError, match="no 'metadata'"):
-        load_model(other)
-
-
-def test_other_versions_are_refused(fitted, tmp_path):
-    metadata, arrays = load_arrays(fitted.save(tmp_path / "model.npz"))
-    metadata["params"]["hidden_size"] = 5
-    for key, value, message in [("format_version", FORMAT_VERSION + 1, "format version"),
-                                ("nnlite_version", "99.0.0", "another major version")]:
-        path = tmp_path / f"{key}.npz"
-        np.savez(path, metadata=np.array(json.dumps({**metadata, key: value})), **arrays)
-        with pytest.raises(ModelFileError, match=message):
-            load_model(path)
-    assert zipfile.is_zipfile(tmp_path / "format_version.npz")
-
-
-def test_save_arrays_refuses_object_arrays(tmp_path):
-    with pytest.raises(ValueError, match="object dtype"):
-        save_arrays(tmp_path / "x.npz", {}, {"bad": np.array([{}], dtype=object)})
 
 
 @pytest.mark.parametrize("X, message", [
