@@ -2,7 +2,8 @@
 
 The CUDAMat adapter runs here against ``tests/fake_cudamat.py`` (CUDAMat
 cannot be installed without a GPU); CuPy has its own file,
-``tests/test_backends_cupy.py``.  The helpers below are shared with it.
+``tests/test_backends_cupy.py``.  The comparisons both use, and the
+``fake_cudamat`` fixture, are in ``tests/conftest.py``.
 """
 
 import sys
@@ -12,101 +13,8 @@ import pytest
 
 from nnlite.autoencoder import build_autoencoder
 from nnlite.backend import BACKENDS, ENV_VARIABLE, NumpyBackend, get_backend
-from nnlite.gradcheck import check_gradient
 
-#: Relative tolerance of cost and gradient against numpy float64, by dtype.
-TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
-
-#: (hidden sizes, activation) of the networks every backend is checked on.
-ARCHITECTURES = [(5, "sigmoid"), ([8, 4, 8], "sigmoid"), (5, "relu"), ([8, 4, 8], "relu")]
-
-VISIBLE = 12
-
-
-def sample_data(n_samples=40, visible=VISIBLE, seed=0):
-    """Patches-like data in [0.1, 0.9]."""
-    return np.random.default_rng(seed).uniform(0.1, 0.9, (n_samples, visible))
-
-
-def reference_network(hidden, activation, data, seed=1):
-    """A numpy float64 autoencoder with SPEC's initialisation.
-
-    In ReLU networks each hidden bias is then set to minus the median of its
-    unit's pre-activation on ``data``: every unit is active on about half of
-    the samples, so the derivative's mask is exercised and no unit is dead (a
-    dead unit's sparsity term depends on the dtype's clipping margin, see
-    :mod:`nnlite.losses.kl_sparsity`, which is not what these tests compare).
-    """
-    net = build_autoencoder(VISIBLE, hidden, activation=activation, backend="numpy")
-    net.initialize(seed)
-    if activation == "relu":
-        for index, layer in enumerate(net.layers[:-1]):
-            z = net.forward(data, stop=index) @ layer.W.T
-            layer.b = -np.median(z, axis=0) + 1e-3
-    return net
-
-
-def relative(a, b):
-    """Norm-wise relative difference of ``a`` from the reference ``b``."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
-
-
-def assert_matches_reference(backend, dtype, hidden, activation):
-    """Cost, gradient and forward pass of ``backend`` agree with numpy float64."""
-    data = sample_data()
-    reference = reference_network(hidden, activation, data)
-    ref_cost, ref_grad = reference.objective(data)(reference.theta)
-    net = build_autoencoder(VISIBLE, hidden, activation=activation, backend=backend, dtype=dtype)
-    assert net.backend.name == (backend if isinstance(backend, str) else backend.name)
-    fun = net.objective(data)
-    for _ in range(2):  # a second evaluation reuses every buffer
-        cost, grad = fun(reference.theta)
-        assert isinstance(cost, float)
-        assert grad.dtype == np.float64 and grad.shape == ref_grad.shape
-        tolerance = TOLERANCE[net.dtype.name]
-        assert abs(cost - ref_cost) <= tolerance * abs(ref_cost), (cost, ref_cost)
-        assert relative(grad, ref_grad) <= tolerance
-    codes = net.forward(data, stop=1)
-    assert codes.dtype == net.dtype
-    assert relative(codes, reference.forward(data, stop=1)) <= tolerance
-    return net
-
-
-def assert_gradient_checks(backend, dtype, hidden, activation):
-    """Central differences agree with the backend's own gradient.
-
-    float64: full check, relative error <= 1e-7.  float32: the cost has ~7
-    significant digits, so random directions with a larger step, <= 2e-3
-    (1e-2 for sigmoid; 1e-3 for ReLU, whose kinks a larger step would cross).
-    """
-    data = sample_data(n_samples=20)
-    reference = reference_network(hidden, activation, data)
-    net = build_autoencoder(VISIBLE, hidden, activation=activation, backend=backend, dtype=dtype)
-    fun = net.objective(data)
-    if net.dtype == np.float64:
-        result = check_gradient(fun, reference.theta, epsilon=1e-5)
-        assert result.relative_error <= 1e-7, str(result)
-    else:
-        epsilon = 1e-2 if activation == "sigmoid" else 1e-3
-        result = check_gradient(fun, reference.theta, epsilon=epsilon, n_directions=6, random_state=0)
-        assert result.relative_error <= 2e-3, str(result)
-
-
-@pytest.fixture
-def fake_cudamat(monkeypatch):
-    """Inject ``tests/fake_cudamat.py`` as ``cudamat`` with fresh state."""
-    import fake_cudamat as fake
-
-    from nnlite.backend import _cudamat_array
-
-    fake.reset()
-    monkeypatch.setitem(sys.modules, "cudamat", fake)
-    monkeypatch.setitem(_cudamat_array._STATE, "module", None)
-    yield fake
-    _cudamat_array.shutdown()
-    fake.reset()
-
+from conftest import ARCHITECTURES, VISIBLE, assert_gradient_checks, assert_matches_reference, sample_data
 
 # ------------------------------------------------------------ registry and errors
 def test_registry_names_every_backend():

@@ -28,7 +28,7 @@ from nnlite.autoencoder import build_autoencoder
 from nnlite.backend import NumpyBackend, get_backend
 from nnlite.backend.cupy_backend import KERNELS, cupy_unavailable_reason
 
-from test_backends import ARCHITECTURES, assert_gradient_checks, assert_matches_reference
+from conftest import ARCHITECTURES, assert_gradient_checks, assert_matches_reference
 
 GPU_REASON = cupy_unavailable_reason()
 CTYPES = {"float": np.float32, "double": np.float64}

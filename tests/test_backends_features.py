@@ -10,7 +10,6 @@ import pytest
 from nnlite import SparseAutoencoder
 from nnlite.backend.cupy_backend import cupy_unavailable_reason
 from nnlite.features import ConvolutionalFeatures
-from test_backends import fake_cudamat  # noqa: F401  (fixture)
 
 GPU_REASON = cupy_unavailable_reason()
 
@@ -48,7 +47,7 @@ def _compare(encoder, images, backend, dtype, rtol):
         model.network_.to_backend("numpy", "float64")
 
 
-def test_features_on_the_cudamat_adapter(encoder, images, fake_cudamat):  # noqa: F811
+def test_features_on_the_cudamat_adapter(encoder, images, fake_cudamat):
     _compare(encoder, images, "cudamat", "float32", 1e-4)
 
 

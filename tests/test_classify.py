@@ -11,18 +11,9 @@ from nnlite.classify import (CLASSIFIER_NAMES, ResultTable, check_test_classes, 
                              run_classification, stratified_holdout)
 from nnlite.features import ConvolutionalFeatures, FeatureModel, train_feature_model
 
+from conftest import synthetic_images
+
 FAST = {"random_forest": {"n_estimators": 10, "n_jobs": 1}, "logistic": {"max_iter": 200}}
-
-
-def synthetic_images(n=90, side=12, n_classes=3, seed=0):
-    """uint8 images whose class brightens one horizontal band of one channel."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % n_classes
-    images = rng.integers(0, 160, size=(n, side, side, 3))
-    band = side // n_classes
-    for k in range(n_classes):
-        images[labels == k, k * band:(k + 1) * band, :, k] += 90
-    return images.reshape(n, -1).astype(np.uint8), labels
 
 
 @pytest.mark.parametrize("name", CLASSIFIER_NAMES)

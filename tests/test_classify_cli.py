@@ -11,7 +11,7 @@ from PIL import Image
 from nnlite.cli import main
 from nnlite.cli.classify import parse_feature_layers, parse_holdout, parse_settings, parse_strides
 
-from test_classify import synthetic_images  # tests/ is on sys.path (pytest rootdir-relative import)
+from conftest import STL10_CLASSES, synthetic_images, write_stl10_split
 
 CLASSES = ("apple", "boat", "cloud")
 FAST = ["--patch-size", "4", "--patches", "300", "--iterations", "10", "--seed", "0", "--quiet",
@@ -152,15 +152,13 @@ def test_classify_on_real_cifar_jpegs(cifar_jpeg_train, tmp_path, capsys):
 
 
 def test_classify_stl10_uses_test_split_folds_and_unlabeled_patches(tmp_path):
-    from test_data_stl10 import CLASSES as STL_CLASSES, make_split  # writes the official format
-
     rng = np.random.default_rng(0)
     folder = tmp_path / "stl10_binary"
     folder.mkdir()
-    make_split(folder, "train", 20, rng)
-    make_split(folder, "test", 10, rng)
-    make_split(folder, "unlabeled", 6, rng, labels=False)
-    (folder / "class_names.txt").write_text("\n".join(STL_CLASSES) + "\n")
+    write_stl10_split(folder, "train", 20, rng)
+    write_stl10_split(folder, "test", 10, rng)
+    write_stl10_split(folder, "unlabeled", 6, rng, labels=False)
+    (folder / "class_names.txt").write_text("\n".join(STL10_CLASSES) + "\n")
     folds = [np.arange(k, 20, 10) for k in range(10)]
     (folder / "fold_indices.txt").write_text("\n".join(" ".join(map(str, f)) for f in folds) + "\n")
     json_path = tmp_path / "run.json"

@@ -8,40 +8,16 @@ import pytest
 from nnlite.data import Dataset, MappedImages, as_float, load_dataset, load_stl10
 from nnlite.data.stl10 import rows_to_stl, stl_to_rows
 
-CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
-
-
-def official_bytes(hwc):
-    """The official encoding, written out independently of the loader.
-
-    For each image, each channel's 96x96 plane is stored column-major
-    (Fortran order), red plane first.
-    """
-    parts = []
-    for image in hwc:
-        for channel in range(3):
-            parts.append(image[:, :, channel].flatten(order="F"))
-    return np.concatenate(parts).astype(np.uint8).tobytes()
-
-
-def make_split(folder, name, n, rng, labels=True):
-    hwc = rng.integers(0, 256, size=(n, 96, 96, 3), dtype=np.uint8)
-    (folder / f"{name}_X.bin").write_bytes(official_bytes(hwc))
-    y = None
-    if labels:
-        y = np.arange(n) % 10  # 0-based truth, stored 1-based
-        (folder / f"{name}_y.bin").write_bytes((y + 1).astype(np.uint8).tobytes())
-    return hwc.reshape(n, -1), y
-
+from conftest import STL10_CLASSES, stl10_bytes, write_stl10_split
 
 @pytest.fixture
 def stl_dir(tmp_path):
     rng = np.random.default_rng(0)
     folder = tmp_path / "stl10_binary"
     folder.mkdir()
-    truth = {"train": make_split(folder, "train", 12, rng), "test": make_split(folder, "test", 5, rng),
-             "unlabeled": make_split(folder, "unlabeled", 7, rng, labels=False)}
-    (folder / "class_names.txt").write_text("\n".join(CLASSES) + "\n")
+    truth = {"train": write_stl10_split(folder, "train", 12, rng), "test": write_stl10_split(folder, "test", 5, rng),
+             "unlabeled": write_stl10_split(folder, "unlabeled", 7, rng, labels=False)}
+    (folder / "class_names.txt").write_text("\n".join(STL10_CLASSES) + "\n")
     folds = [np.arange(k, 12, 3) for k in range(10)]  # indices 0..11
     (folder / "fold_indices.txt").write_text("\n".join(" ".join(map(str, f)) for f in folds) + "\n")
     return folder, truth, folds
@@ -57,7 +33,7 @@ def test_train_split_rows_labels_names_and_folds(stl_dir):
     np.testing.assert_array_equal(data.images, rows)
     np.testing.assert_array_equal(data.labels, y)
     assert data.labels.dtype == np.int64 and data.labels.min() == 0
-    assert data.class_names == CLASSES
+    assert data.class_names == STL10_CLASSES
     assert len(data.folds) == 10
     for loaded, expected in zip(data.folds, folds):
         np.testing.assert_array_equal(loaded, expected)
