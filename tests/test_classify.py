@@ -63,9 +63,9 @@ def test_run_classification_table_holds_every_feature_set_and_classifier():
     names = [row["features"] for row in table]
     assert names == ["raw pixels"] * 2 + ["ae 6 s4"] * 2 + ["ae 6 s8"] * 2
     assert [row["classifier"] for row in table] == ["logistic", "knn"] * 3
-    for row in table:
-        assert 0.0 <= row["accuracy"] <= 1.0
-        assert row["fit_time"] >= 0 and row["predict_time"] >= 0
+    for row in table:  # accuracy is the fraction of the 30 test images classified right
+        assert row["accuracy"] * 30 == pytest.approx(round(row["accuracy"] * 30), abs=1e-9)
+        assert row["fit_time"] > 0 and row["predict_time"] > 0
     assert table.rows[0]["n_features"] == 12 * 12 * 3
     assert table.rows[2]["n_features"] == 3 * 3 * 6  # 3x3 positions at stride 4
     assert table.rows[4]["n_features"] == 2 * 2 * 6
