@@ -21,96 +21,24 @@ image (a row in SPEC's layout) into one feature vector:
    four quadrants, ``k = 2``).
 
 Images are processed in chunks whose size follows from ``memory_limit``; the
-result does not depend on the chunking.
-
-:class:`FeatureModel` keeps an encoder together with its fitted patch
-preprocessor (saved in one model file, the format ``nnlite train`` writes);
-:func:`train_feature_model` makes one from training images.
+result does not depend on the chunking.  Layer choice and pooling live in
+:mod:`nnlite.pooling`; :class:`nnlite.patch_model.PatchModel` configures this
+transformer for a trained patch model.
 """
 
 import numbers
-import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .data.patches import sample_patches_raw
-from .data.strided import grid_patches, grid_shape, resolve_image_shape
-from .estimator import SparseAutoencoder, load_model
+from .data.shapes import resolve_image_shape
+from .data.strided import grid_patches, grid_shape
 from .layers.dense import Dense
 from .network import Network
-from .preprocessing import (PatchNormalizer, default_output_activation, load_preprocessor,
-                            make_preprocessor, preprocessor_state)
-from .stacked import StackedAutoencoder
-from .validation import check_hidden_sizes, check_random_state
-
-POOLING_MODES = ("none", "sum", "mean", "max")
-LAYER_NAMES = ("first", "middle", "concat")
-
-
-def resolve_layers(layer, n_hidden):
-    """Hidden layer numbers (1 = first hidden) that provide the features.
-
-    Parameters
-    ----------
-    layer : None, int, {'first', 'middle', 'concat'} or sequence of int
-        None and ``'middle'``: the code layer ``(n_hidden + 1) // 2``;
-        ``'first'``: layer 1; ``'concat'``: every encoder layer from the
-        first to the middle one, concatenated; a sequence: those layers.
-    n_hidden : int
-        Number of hidden layers of the autoencoder.
-
-    Returns
-    -------
-    list of int
-        Sorted, distinct layer numbers in ``[1, n_hidden]``.
-    """
-    middle = (n_hidden + 1) // 2
-    if layer is None or (isinstance(layer, str) and layer == "middle"):
-        return [middle]
-    if isinstance(layer, str):
-        if layer == "first":
-            return [1]
-        if layer == "concat":
-            return list(range(1, middle + 1))
-        raise ValueError(f"layer must be an int, a list of ints or one of {LAYER_NAMES}, got {layer!r}")
-    numbers_ = [layer] if isinstance(layer, numbers.Integral) else list(np.ravel(layer).tolist())
-    if not numbers_ or any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
-                           or not 1 <= v <= n_hidden for v in numbers_):
-        raise ValueError(f"layer must name hidden layers in [1, {n_hidden}], got {layer!r}")
-    return sorted(set(int(v) for v in numbers_))
-
-
-def pool_codes(codes, pooling, pool_grid):
-    """Pool per-position codes over a ``k x k`` partition of the position grid.
-
-    Parameters
-    ----------
-    codes : ndarray of shape (n_images, n_rows, n_cols, n_units)
-    pooling : {'none', 'sum', 'mean', 'max'}
-        ``'none'`` returns every position's code.
-    pool_grid : int
-        ``k``: cell ``(i, j)`` covers position rows ``[i*n_rows//k,
-        (i+1)*n_rows//k)`` and the same for columns.
-
-    Returns
-    -------
-    ndarray of shape (n_images, n_rows * n_cols * n_units) for 'none', else
-    (n_images, k * k * n_units)
-        Ordered cell (or position) row-major, then unit.
-    """
-    n_images, n_rows, n_cols, n_units = codes.shape
-    if pooling == "none":
-        return codes.reshape(n_images, -1)
-    rows = np.arange(pool_grid) * n_rows // pool_grid
-    cols = np.arange(pool_grid) * n_cols // pool_grid
-    reducer = np.maximum if pooling == "max" else np.add
-    pooled = reducer.reduceat(reducer.reduceat(codes, rows, axis=1), cols, axis=2)
-    if pooling == "mean":
-        counts = np.outer(np.diff(np.append(rows, n_rows)), np.diff(np.append(cols, n_cols)))
-        pooled = pooled / counts[None, :, :, None]
-    return pooled.reshape(n_images, -1)
+from .pooling import LAYER_NAMES, POOLING_MODES, pool_codes, resolve_layers  # noqa: F401  (re-exported)
+from .preprocessing import PatchNormalizer
+from .validation import check_int
 
 
 def _encoder_copy(network, n_layers, backend, dtype):
@@ -240,10 +168,8 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
                 f"patch_size {self.patch_size} gives {self.patch_size}x{self.patch_size}x{shape[2]} = "
                 f"{patch_width} values per patch but the encoder takes {network.sizes[0]} inputs")
         if self.pooling != "none":
-            k = self.pool_grid
-            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= min(grid):
-                raise ValueError(f"pool_grid must be an integer in [1, {min(grid)}] for a {grid[0]}x{grid[1]} "
-                                 f"grid of positions, got {k!r}")
+            check_int(self.pool_grid, f"pool_grid (for a {grid[0]}x{grid[1]} grid of positions)",
+                      minimum=1, maximum=min(grid))
         if self.memory_limit is not None and (isinstance(self.memory_limit, bool)
                                               or not isinstance(self.memory_limit, numbers.Real)
                                               or self.memory_limit <= 0):
@@ -328,162 +254,3 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         for begin in range(0, X.shape[0], chunk):
             features[begin:begin + chunk] = self._encode_chunk(X[begin:begin + chunk])
         return features
-
-
-# ------------------------------------------------------------ feature models
-class FeatureModel:
-    """A trained encoder together with the patch preprocessing it was trained with.
-
-    Parameters
-    ----------
-    encoder : SparseAutoencoder or StackedAutoencoder
-        Fitted.
-    preprocessor : fitted transformer or None
-        Maps raw patches (rows of ``p * p * c`` pixel values) to the
-        encoder's input scale.
-    patch_size : int
-    info : dict, optional
-        How it was trained (normalisation, patches, iterations...).
-
-    Attributes
-    ----------
-    network : Network
-    hidden : list of int
-        Hidden layer sizes.
-    training_time : float
-        Seconds spent on sampling, preprocessing and training (0 when loaded).
-    """
-
-    def __init__(self, encoder, preprocessor, patch_size, info=None):
-        self.encoder = encoder
-        self.preprocessor = preprocessor
-        self.patch_size = int(patch_size)
-        self.info = dict(info or {})
-        self.training_time = float(self.info.get("training_time", 0.0))
-
-    def __repr__(self):
-        return f"FeatureModel(hidden={self.hidden}, patch_size={self.patch_size}, info={self.info!r})"
-
-    @property
-    def network(self):
-        """The encoder's trained network."""
-        return self.encoder.network_
-
-    @property
-    def hidden(self):
-        """Hidden layer sizes, e.g. ``[75]`` or ``[200, 50, 200]``."""
-        return list(self.network.sizes[1:-1])
-
-    @property
-    def name(self):
-        """Short label, e.g. ``'ae 75'`` or ``'ae 200-50-200'``."""
-        return "ae " + "-".join(str(size) for size in self.hidden)
-
-    def feature_name(self, layer, stride, pooling, pool_grid):
-        """Label of one feature set, e.g. ``'ae 75 s4'``, ``'ae 200-50-200 first s2 mean2x2'``."""
-        parts = [self.name] + ([str(layer)] if layer not in (None, "middle") else []) + [f"s{stride}"]
-        if pooling != "none":
-            parts.append(f"{pooling}{pool_grid}x{pool_grid}")
-        return " ".join(parts)
-
-    def describe(self):
-        """JSON-ready summary: sizes, activations, training record and ``info``."""
-        encoder = self.encoder
-        summary = {"name": self.name, "hidden": self.hidden, "patch_size": self.patch_size,
-                   "class": type(encoder).__name__, "activations": self.network.activation_names,
-                   "n_iter": int(getattr(encoder, "n_iter_", 0)),
-                   "cost": float(getattr(encoder, "cost_", float("nan")))}
-        for key in ("pretraining_time_", "finetuning_time_"):
-            if hasattr(encoder, key):
-                summary[key.rstrip("_")] = float(getattr(encoder, key))
-        summary.update(self.info)
-        summary["training_time"] = self.training_time
-        return summary
-
-    def save(self, path):
-        """Write encoder + preprocessor to ``path`` (readable by :meth:`load` and ``nnlite``)."""
-        metadata, arrays = {"patch_size": self.patch_size, "feature_model": self.info}, {}
-        if self.preprocessor is not None:
-            metadata["preprocessor"], arrays = preprocessor_state(self.preprocessor)
-        return self.encoder.save(path, arrays=arrays, metadata=metadata)
-
-    @classmethod
-    def load(cls, path, channels=3):
-        """Read a model file written by :meth:`save` or by ``nnlite train``.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        channels : int, default=3
-            Used to infer the patch size when the file does not state it.
-
-        Returns
-        -------
-        FeatureModel
-        """
-        encoder, extras = load_model(path, with_extras=True)
-        metadata = extras["metadata"]
-        preprocessor = (load_preprocessor(metadata["preprocessor"], extras["arrays"])
-                        if metadata.get("preprocessor") else None)
-        patch_size = metadata.get("patch_size", metadata.get("data", {}).get("patch_size"))
-        if patch_size is None:
-            patch_size = int(round(np.sqrt(encoder.n_features_in_ / channels)))
-            if patch_size * patch_size * channels != encoder.n_features_in_:
-                raise ValueError(f"cannot infer the patch size of {path!r}: {encoder.n_features_in_} "
-                                 f"inputs are not p*p*{channels}")
-        info = dict(metadata.get("feature_model", {}), source=str(path), training_time=0.0)
-        return cls(encoder, preprocessor, int(patch_size), info)
-
-
-def train_feature_model(images, hidden=75, image_shape=None, patch_size=8, num_patches=10000,
-                        normalization="spec", max_iter=400, random_state=None, **options):
-    """Sample patches from ``images``, fit their preprocessing and an autoencoder on them.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n_images, h * w * c)
-        Training images only (never the test images).
-    hidden : int or list of int
-        ``75`` trains a :class:`~nnlite.estimator.SparseAutoencoder`;
-        ``[200, 50, 200]`` a :class:`~nnlite.stacked.StackedAutoencoder`
-        (``max_iter`` for every pretraining stage and for fine-tuning
-        unless ``options`` say otherwise).
-    image_shape : tuple of int, optional
-    patch_size, num_patches : int
-    normalization : {'spec', 'mean-removed', 'zca'}
-        See :func:`nnlite.preprocessing.make_preprocessor`; ``'zca'``
-        defaults to a linear decoder.
-    max_iter : int
-        L-BFGS iterations.
-    random_state : int, optional
-        Seeds the patches and the initial weights.
-    **options
-        Further estimator parameters (``sparsity_param``, ``lambda_``,
-        ``beta``, ``activation``, ``output_activation``, ``epsilon`` for
-        ZCA, ``finetune_iter``, ``backend``, ``dtype``...).
-
-    Returns
-    -------
-    FeatureModel
-    """
-    start = time.perf_counter()
-    sizes = check_hidden_sizes(hidden)
-    rng = check_random_state(random_state)
-    shape = resolve_image_shape(images.shape[1], image_shape)
-    options = dict(options)
-    preprocessor = make_preprocessor(normalization, epsilon=options.pop("epsilon", 0.1), channels=shape[2])
-    options.setdefault("output_activation", default_output_activation(normalization))
-    patches = sample_patches_raw(images, num_patches, patch_size, image_shape=shape, random_state=rng)
-    data = preprocessor.fit_transform(patches)
-    seed = int(rng.integers(2**31 - 1))
-    if len(sizes) == 1:
-        options.pop("finetune_iter", None)
-        encoder = SparseAutoencoder(hidden_size=sizes[0], max_iter=max_iter, random_state=seed, **options)
-    else:
-        options.setdefault("finetune_iter", max_iter)
-        encoder = StackedAutoencoder(hidden_size=sizes, pretrain_iter=max_iter, random_state=seed, **options)
-    encoder.fit(data)
-    info = {"normalization": normalization, "num_patches": int(num_patches), "max_iter": int(max_iter),
-            "training_time": time.perf_counter() - start,
-            "autoencoder_options": {k: v for k, v in options.items() if isinstance(v, (int, float, str))}}
-    return FeatureModel(encoder, preprocessor, patch_size, info)

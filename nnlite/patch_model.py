@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import model_file
-from .data.patches import resolve_image_shape, sample_patches_raw
+from .data.patches import sample_patches_raw
+from .data.shapes import resolve_image_shape
 from .estimator import SparseAutoencoder
 from .exceptions import ModelFileError
 from .features import ConvolutionalFeatures

@@ -148,8 +148,12 @@ def test_bad_inputs():
         ConvolutionalFeatures(encoder, patch_size=4, pooling="median").fit(images)
     with pytest.raises(ValueError, match="pool_grid .* got 4"):
         ConvolutionalFeatures(encoder, patch_size=4, stride=4, pooling="sum", pool_grid=4).fit(images)
-    with pytest.raises(ValueError, match="layer must name hidden layers in \\[1, 1\\], got 2"):
+    with pytest.raises(ValueError, match="layer must be an integer in \\[1, 1\\], got 2"):
         ConvolutionalFeatures(encoder, patch_size=4, layer=2).fit(images)
+    with pytest.raises(ValueError, match="layer must name hidden layers in \\[1, 1\\], got \\[\\]"):
+        ConvolutionalFeatures(encoder, patch_size=4, layer=[]).fit(images)
+    with pytest.raises(ValueError, match="layer must be an integer .* got True"):
+        ConvolutionalFeatures(encoder, patch_size=4, layer=[True]).fit(images)
     with pytest.raises(ValueError, match="memory_limit"):
         ConvolutionalFeatures(encoder, patch_size=4, memory_limit=0).fit(images)
     with pytest.raises(ValueError, match="not fitted"):

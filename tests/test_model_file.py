@@ -6,12 +6,13 @@ import zipfile
 
 import numpy as np
 import pytest
+from sklearn.preprocessing import StandardScaler
 
 from nnlite import SparseAutoencoder, load_model, model_file
 from nnlite.exceptions import ModelFileError
 from nnlite.model_file import FORMAT_VERSION
 from nnlite.patch_model import PatchModel
-from nnlite.preprocessing import PatchNormalizer, ZCAWhitening
+from nnlite.preprocessing import PatchNormalizer, ZCAWhitening, make_preprocessor
 from nnlite.stacked import StackedAutoencoder
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -161,3 +162,16 @@ def test_object_arrays_are_refused(fitted, tmp_path):
 def test_bare_estimator_file_is_not_a_patch_model(fitted, tmp_path):
     with pytest.raises(ModelFileError, match="without a patch shape"):
         PatchModel.load(fitted.save(tmp_path / "bare.npz"))
+
+
+@pytest.mark.parametrize("name", ["spec", "mean-removed", "zca"])
+def test_preprocessor_state_round_trip(name, rng):
+    X = rng.uniform(0, 255, size=(60, 12))
+    preprocessor = make_preprocessor(name).fit(X)
+    metadata, arrays = model_file.preprocessor_state(preprocessor)
+    rebuilt = model_file.preprocessor_from_state(json.loads(json.dumps(metadata)), arrays)
+    np.testing.assert_array_equal(rebuilt.transform(X), preprocessor.transform(X))
+    with pytest.raises(ValueError, match="unknown stored preprocessor class 'Nope'"):
+        model_file.preprocessor_from_state({"class": "Nope"}, {})
+    with pytest.raises(ValueError, match="cannot store a StandardScaler"):
+        model_file.preprocessor_state(StandardScaler().fit(X))
