@@ -92,7 +92,11 @@ def check_layers(layers):
                 f"layer {index} outputs {layers[index].n_out} units but layer {index + 1} "
                 f"expects {layers[index + 1].n_in} inputs")
     for index, layer in enumerate(layers):
+        own = {spec.name for spec in layer.param_specs()}
         for local, (owner, name) in layer.shared_params().items():
+            if local in own:
+                raise ValueError(f"layer {index} ({layer!r}) names both its own parameter and a shared "
+                                 f"one {local!r}")
             if not any(owner is other for other in layers):
                 raise ValueError(f"layer {index} ({layer!r}) shares parameter {local!r} with {owner!r}, "
                                  f"which is not a layer of this network")

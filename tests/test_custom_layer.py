@@ -185,7 +185,7 @@ def test_scale_layer_between_dense_layers(rng):
 
 
 def test_scale_and_tied_layers_together(rng):
-    encoder = Dense(9, 5, "relu")
+    encoder = Dense(9, 5, "sigmoid")
     net = Network([encoder, Scale(5, "sigmoid"), TiedDense(encoder, "identity")], regularizers=regularizers())
     data = rng.uniform(0.1, 0.9, (30, 9))
     assert_gradient(net, data, randomize(net, rng))
@@ -230,6 +230,11 @@ def test_shared_parameter_owner_must_be_in_the_network():
     outsider = Dense(6, 3)
     with pytest.raises(ValueError, match="not a layer of this network"):
         Network([Dense(6, 3), TiedDense(outsider)])
+    encoder = Dense(6, 3)
+    clash = TiedDense(encoder)
+    clash.param_specs = lambda: [ParamSpec("W", (6, 3))]
+    with pytest.raises(ValueError, match="both its own parameter and a shared one 'W'"):
+        Network([encoder, clash])
 
 
 class Linear(Scale):
