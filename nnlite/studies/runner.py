@@ -1,0 +1,206 @@
+"""Run every study, keep each result as JSON, draw the figures, write the LaTeX inputs, build the PDF.
+
+Layout of the output folder::
+
+    results/<study>.json     one per study (a study whose JSON exists is skipped)
+    figures/*.png, *.pdf     redrawn from the JSON on every run
+    generated/<study>.tex    macros and tables (see nnlite.studies.latex)
+    report.tex, report.pdf   the LaTeX source (copied from report/) and its build
+
+A study whose JSON is there is not run again unless ``force=True`` or the
+JSON was written in the other mode (quick vs full).  Figures and generated
+LaTeX are always rewritten from the JSON files, so editing a figure function
+needs no rerun.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from ..data import load_dataset
+from . import hyperparameters, pictures, relu, sample_size
+from .evaluation import classification_hook
+from .latex import write_generated
+
+__all__ = ["Study", "REGISTRY", "STUDY_NAMES", "TEX_INSTALL", "run_report", "build_pdf", "default_template"]
+
+#: What to install when latexmk is missing (Debian/Ubuntu).
+TEX_INSTALL = ("apt-get install -y --no-install-recommends latexmk texlive-latex-recommended "
+               "texlive-latex-extra texlive-fonts-recommended texlive-science lmodern")
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """One study: how to run it and how to turn its result into figures and LaTeX.
+
+    ``run(images, image_shape, quick=, random_state=, progress=[, evaluate=])`` returns a
+    JSON-ready dict; ``figures(result, folder)`` returns paths; ``macros(result)`` a dict
+    name -> text; ``tables(result)`` a dict name -> (header, rows).  ``run=None`` marks a
+    study not implemented yet (its generated file says so).
+    """
+
+    name: str
+    run: object = None
+    figures: object = None
+    macros: object = None
+    tables: object = None
+    needs_evaluate: bool = False
+
+
+#: The studies in report order.
+REGISTRY = (
+    Study("pictures", pictures.run_pictures, pictures.figures_pictures, pictures.macros_pictures),
+    Study("hyperparameters", hyperparameters.run_hyperparameters, hyperparameters.figures_hyperparameters,
+          hyperparameters.macros_hyperparameters, hyperparameters.tables_hyperparameters),
+    Study("classification"),
+    Study("depth"),
+    Study("sample_size", sample_size.run_sample_size, sample_size.figures_sample_size,
+          sample_size.macros_sample_size, sample_size.tables_sample_size, needs_evaluate=True),
+    Study("relu", relu.run_relu, relu.figures_relu, relu.macros_relu, relu.tables_relu, needs_evaluate=True),
+    Study("gpu"),
+)
+STUDY_NAMES = tuple(study.name for study in REGISTRY)
+
+
+def default_template():
+    """``report/report.tex`` of the source checkout."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "report", "report.tex")
+
+
+def _write_json(path, content):
+    temporary = path + ".partial"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(content, handle, indent=1)
+    os.replace(temporary, path)
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def build_pdf(folder, name="report.tex", progress=None):
+    """Typeset ``<folder>/<name>`` with latexmk (pdflatex); return the PDF path or None.
+
+    Returns None (after saying what to install) when latexmk is not on PATH;
+    raises ``RuntimeError`` naming the log when typesetting fails.
+    """
+    say = progress or (lambda line: None)
+    if shutil.which("latexmk") is None:
+        say(f"latexmk is not on PATH: the PDF was not built. Install a TeX tool chain "
+            f"(Debian/Ubuntu: {TEX_INSTALL}), then run latexmk -pdf {name} in {folder}")
+        return None
+    command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", name]
+    with open(os.path.join(folder, "build.log"), "w", encoding="utf-8") as log:
+        status = subprocess.run(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        raise RuntimeError(f"latexmk failed (status {status}); see {os.path.join(folder, 'build.log')}")
+    return os.path.join(folder, os.path.splitext(name)[0] + ".pdf")
+
+
+def _select(studies, registry):
+    names = tuple(study.name for study in registry)
+    if studies is None:
+        return list(registry)
+    unknown = [name for name in studies if name not in names]
+    if unknown:
+        raise ValueError(f"unknown studies {unknown}; choose among {list(names)}")
+    return [study for study in registry if study.name in studies]
+
+
+def run_report(source="sample", path=None, output_dir="report-output", quick=False, force=False,
+               studies=None, progress=None, limit=None, dataset=None, random_state=0, pdf=True,
+               template=None, registry=REGISTRY):
+    """Run the studies, store results, draw figures, write LaTeX inputs and build the PDF.
+
+    Parameters
+    ----------
+    source, path, limit
+        The images, as :func:`nnlite.data.load_dataset` takes them (``limit``
+        images at most, drawn with ``random_state``).
+    output_dir : str
+    quick : bool
+        Small samples and few iterations (minutes instead of an hour).
+    force : bool
+        Run again even where ``results/<study>.json`` exists.
+    studies : list of str, optional
+        Names among :data:`STUDY_NAMES` (default: all).
+    progress : callable(str), optional
+        Receives one line per step.
+    dataset : nnlite.data.Dataset, optional
+        Used instead of loading ``source``.
+    random_state : int
+    pdf : bool
+        Build the PDF (when latexmk is available).
+    template : str, optional
+        The LaTeX source; default :func:`default_template`.
+    registry : tuple of Study
+        The studies to choose from (tests pass their own).
+
+    Returns
+    -------
+    dict
+        ``results`` (name -> result dict or None), ``ran`` / ``skipped``
+        (names), ``seconds`` (name -> seconds of this run), ``figures``,
+        ``pdf`` (path or None).
+    """
+    say = progress or (lambda line: None)
+    chosen = _select(studies, registry)
+    folders = {key: os.path.join(os.fspath(output_dir), key) for key in ("results", "figures", "generated")}
+    for folder in folders.values():
+        os.makedirs(folder, exist_ok=True)
+    if dataset is None:
+        say(f"loading images: source {source!r}" + (f" from {path}" if path else ""))
+        dataset = load_dataset(source, path, limit=limit, random_state=random_state if limit else None)
+    images, shape = dataset.images, tuple(dataset.image_shape)
+    evaluate = classification_hook(images, dataset.labels, shape, quick=quick, random_state=random_state)
+    outcome = {"results": {}, "ran": [], "skipped": [], "seconds": {}, "figures": [], "pdf": None}
+    for number, study in enumerate(chosen, 1):
+        target = os.path.join(folders["results"], f"{study.name}.json")
+        stored = _read_json(target) if os.path.exists(target) else None
+        if study.run is None:
+            say(f"[{number}/{len(chosen)}] {study.name}: not implemented yet, skipped")
+            outcome["results"][study.name] = None
+        elif stored is not None and not force and stored.get("quick") == bool(quick):
+            say(f"[{number}/{len(chosen)}] {study.name}: result exists ({target}), skipped")
+            outcome["results"][study.name] = stored["result"]
+            outcome["skipped"].append(study.name)
+        else:
+            say(f"[{number}/{len(chosen)}] {study.name}: running" + (" (quick)" if quick else ""))
+            start = time.perf_counter()
+            extra = {"evaluate": evaluate} if study.needs_evaluate else {}
+            result = study.run(images, shape, quick=quick, random_state=random_state,
+                               progress=progress, **extra)
+            seconds = time.perf_counter() - start
+            _write_json(target, {"study": study.name, "quick": bool(quick), "data": dataset.name,
+                                 "image_shape": list(shape), "n_images": int(len(dataset)),
+                                 "seconds": seconds, "result": result})
+            say(f"[{number}/{len(chosen)}] {study.name}: done in {seconds:.1f} s")
+            outcome["results"][study.name] = _read_json(target)["result"]
+            outcome["ran"].append(study.name)
+            outcome["seconds"][study.name] = seconds
+        result = outcome["results"][study.name]
+        if result is None:
+            write_generated(folders["generated"], study.name)
+            continue
+        if study.figures is not None:
+            outcome["figures"] += study.figures(result, folders["figures"])
+        write_generated(folders["generated"], study.name, study.macros(result) if study.macros else {},
+                        study.tables(result) if study.tables else None)
+    write_generated(folders["generated"], "report",
+                    {"ReportData": dataset.name or source, "ReportMode": "quick" if quick else "full",
+                     "ReportImages": f"{len(dataset):,}"})
+    if pdf:
+        template = template or default_template()
+        if not os.path.exists(template):
+            raise FileNotFoundError(f"LaTeX source {template!r} not found (pass template=)")
+        shutil.copyfile(template, os.path.join(os.fspath(output_dir), "report.tex"))
+        say("building the PDF with latexmk")
+        outcome["pdf"] = build_pdf(os.fspath(output_dir), progress=say)
+        if outcome["pdf"]:
+            say(f"PDF: {outcome['pdf']}")
+    return outcome
