@@ -122,7 +122,8 @@ def test_callback_can_stop_training(rng, optimizer):
 @pytest.mark.parametrize("kwargs, message", [
     ({"max_iter": 0}, "max_iter"), ({"max_iter": True}, "max_iter"), ({"max_iter": 2.0}, "max_iter"),
     ({"tol": -1.0}, "tol"), ({"gtol": -1.0}, "gtol"), ({"max_evaluations": 0}, "max_evaluations"),
-    ({"history_size": 0}, "history_size"), ({"optimizer_blas_threads": 0}, "optimizer_blas_threads")])
+    ({"history_size": 0}, "history_size"), ({"optimizer_blas_threads": 0}, "optimizer_blas_threads"),
+    ({"verbose": -1}, "verbose"), ({"verbose": "yes"}, "verbose")])
 def test_bad_settings(kwargs, message, optimizer):
     with pytest.raises(ValueError, match=message):
         make_optimizer(optimizer, **kwargs)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import ConvergenceWarning
+from ..validation import check_int
 
 try:
     from threadpoolctl import ThreadpoolController
@@ -63,8 +64,10 @@ class TrainingResult:
 
 
 def print_every_from_verbose(verbose):
-    """Iterations between progress lines: ``True`` -> 10, ``False`` -> 0 (never), an int as is."""
-    return int(verbose) if not isinstance(verbose, bool) else (10 if verbose else 0)
+    """Iterations between progress lines: ``True`` -> 10, ``False`` -> 0 (never), an int >= 0 as is."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return 10 if verbose else 0
+    return check_int(verbose, "verbose", minimum=0)
 
 
 class Progress:
