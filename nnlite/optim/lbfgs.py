@@ -11,32 +11,15 @@ __all__ = ["LBFGS", "TrainingResult"]
 class LBFGS(Optimizer):
     """Minimise a ``theta -> (cost, grad)`` function with scipy's L-BFGS-B.
 
-    Parameters
-    ----------
-    max_iter : int, default=400
-        Iteration limit (scipy's ``maxiter``).
-    tol : float, default=1e-9
-        Relative reduction of the cost below which scipy stops (``ftol``).
-    gtol : float, default=1e-9
-        Projected-gradient tolerance.
-    max_evaluations : int, optional
-        Limit on cost evaluations (default ``max(15000, 2 * max_iter)``).
-    history_size : int, default=10
-        Stored correction pairs (scipy's ``maxcor``).
-    verbose : bool or int, default=False
-        Print a progress line every ``verbose`` iterations (``True`` = 10).
-    stream : file-like, default=sys.stderr
-    callback : callable, optional
-        ``callback(iteration, cost, theta)`` after each iteration; return
-        True to stop early.
-    optimizer_blas_threads : int or None, default=1
-        BLAS threads while scipy's L-BFGS-B does its own work (the cost
-        function always runs with the process's full BLAS thread count).
-        L-BFGS-B only does vector operations on ``theta``, for which
-        multi-threaded BLAS is slower, not faster: on 2 cores, 400
-        iterations on 154,192 parameters took 76 s with 2 threads and 3.9 s
-        with 1 (``benchmarks/bench_loss.py --optimizer``).  None leaves the
-        thread count alone.
+    The parameters are :class:`~nnlite.optim.base.Optimizer`'s, passed to scipy as
+    ``maxiter`` (``max_iter``), ``ftol`` (``tol``, the relative reduction of
+    the cost), ``gtol`` (the projected-gradient tolerance), ``maxfun``
+    (``max_evaluations``) and ``maxcor`` (``history_size``).
+    ``optimizer_blas_threads`` (default 1) limits BLAS while L-BFGS-B does
+    its own work: it only does vector operations on ``theta``, for which
+    multi-threaded BLAS is slower, not faster (on 2 cores, 400 iterations on
+    154,192 parameters took 76 s with 2 threads and 3.9 s with 1,
+    ``benchmarks/bench_loss.py --optimizer``).
 
     Notes
     -----

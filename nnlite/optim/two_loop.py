@@ -129,31 +129,17 @@ class TwoLoopLBFGS(Optimizer):
 
     Parameters
     ----------
-    max_iter : int, default=400
-        Iteration limit.
-    tol : float, default=1e-9
-        Stop when ``(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) <= tol``
-        (scipy's ``ftol``).
-    gtol : float, default=1e-9
-        Stop when ``max |g| <= gtol``.
-    max_evaluations : int, optional
-        Limit on cost evaluations (default ``max(15000, 2 * max_iter)``).
-    history_size : int, default=10
-        Stored correction pairs ``m``.
     c1, c2 : float, default=1e-4, 0.9
         Strong Wolfe constants, ``0 < c1 < c2 < 1``.
     max_linesearch : int, default=20
         Evaluations allowed per line search.
-    verbose : bool or int, default=False
-        Print a progress line every ``verbose`` iterations (``True`` = 10).
-    stream : file-like, default=sys.stderr
-    callback : callable, optional
-        ``callback(iteration, cost, theta)`` after each iteration (``theta``
-        is a read-only view of the current iterate); return True to stop.
-    optimizer_blas_threads : int or None, default=1
-        BLAS threads for the optimiser's own dot products and axpys (the
-        cost function always runs with the process's full thread count).
-        None leaves the thread count alone.
+    max_iter, tol, gtol, max_evaluations, history_size, verbose, stream, callback, optimizer_blas_threads
+        As in :class:`~nnlite.optim.base.Optimizer`, here meaning:
+        stop when ``(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) <= tol``
+        (scipy's ``ftol``) or ``max |g| <= gtol``; ``history_size`` is the
+        number ``m`` of stored pairs; ``callback`` gets a read-only view of
+        the current iterate; ``optimizer_blas_threads`` limits BLAS in the
+        optimiser's own dot products and axpys.
 
     Notes
     -----
