@@ -10,6 +10,12 @@ archives that refuses any member that would land outside ``dest_dir``
 
 :func:`fetch_dataset` wraps it with the known URLs and checksums and returns
 the folder that :func:`~nnlite.data.load_dataset` expects.
+
+Why not ``pooch`` (tried, v1.9.0): it restarts an interrupted download from
+byte 0 (no ``Range`` resume; STL-10 is 2.6 GB), its progress bar needs
+``tqdm``, and on Python < 3.12 its ``Untar`` extracts ``../`` members and
+links pointing outside the target folder; it would also add requests,
+urllib3, certifi, idna, charset-normalizer, platformdirs and packaging.
 """
 
 import hashlib

@@ -5,11 +5,14 @@
   search, much less work per iteration (for GPU training, where scipy's own
   work dominates).
 
-:func:`make_optimizer` is the one place that maps these names to classes.
+Both derive from :class:`~nnlite.optim.base.Optimizer` (settings, best
+point, Ctrl-C, progress, the result); :func:`make_optimizer` is the one place
+that maps these names to classes.
 """
 
 import inspect
 
+from .base import Optimizer
 from .common import TrainingResult
 from .lbfgs import LBFGS
 from .two_loop import TwoLoopLBFGS
@@ -53,4 +56,5 @@ def make_optimizer(name=None, **options):
     return cls(**options)
 
 
-__all__ = ["DEFAULT_OPTIMIZER", "LBFGS", "OPTIMIZERS", "TrainingResult", "TwoLoopLBFGS", "make_optimizer"]
+__all__ = ["DEFAULT_OPTIMIZER", "LBFGS", "OPTIMIZERS", "Optimizer", "TrainingResult", "TwoLoopLBFGS",
+           "make_optimizer"]
