@@ -7,9 +7,9 @@ from sklearn.utils.validation import check_is_fitted
 from .autoencoder import build_autoencoder
 from . import model_file
 from .exceptions import ModelFileError
-from .model_file import MODEL_CLASSES, register_model  # noqa: F401  (re-exported)
+from .model_file import register_model
 from .optim import make_optimizer
-from .validation import check_data, check_hidden_sizes, check_random_state
+from .validation import check_data, check_hidden_sizes, check_int, check_random_state
 
 @register_model
 class SparseAutoencoder(TransformerMixin, BaseEstimator):
@@ -163,10 +163,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "network_")
         n_hidden = len(self.network_.layers) - 1
-        layer = self.code_layer_ if layer is None else layer
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= n_hidden:
-            raise ValueError(f"layer must be a hidden layer number in [1, {n_hidden}], got {layer!r}")
-        return self.network_.forward(X, stop=int(layer), chunk_size=chunk_size)
+        layer = self.code_layer_ if layer is None else check_int(layer, "layer", minimum=1, maximum=n_hidden)
+        return self.network_.forward(X, stop=layer, chunk_size=chunk_size)
 
     def transform(self, X):
         """Codes (middle hidden layer activations) of the rows of ``X``.

@@ -36,7 +36,7 @@ from .data.shapes import resolve_image_shape
 from .data.strided import grid_patches, grid_shape
 from .layers.dense import Dense
 from .network import Network
-from .pooling import LAYER_NAMES, POOLING_MODES, pool_codes, resolve_layers  # noqa: F401  (re-exported)
+from .pooling import POOLING_MODES, pool_codes, resolve_layers
 from .preprocessing import PatchNormalizer
 from .validation import check_int
 

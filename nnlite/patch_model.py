@@ -1,11 +1,10 @@
 """The patch pipeline in one place: images -> patches -> fitted preprocessor -> autoencoder -> file.
 
-* :class:`PatchSettings` -- every choice of the pipeline, as one frozen,
-  JSON-ready record.  :meth:`PatchSettings.from_options` is the *only*
-  place where defaults depend on the normalisation: with ``'zca'`` the
-  unspecified ``sparsity_param``, ``lambda_``, ``beta`` and
-  ``output_activation`` come from the ``'whitened'`` preset (UFLDL's
-  linear-decoder recipe), otherwise from ``'spec'`` (SPEC's recipe).
+* :class:`PatchSettings` (defined in :mod:`nnlite.patch_settings`, with
+  :data:`PRESETS` and :data:`NORMALIZATIONS`) -- every choice of the
+  pipeline, as one frozen, JSON-ready record;
+  :meth:`PatchSettings.from_options` is the *only* place where defaults
+  depend on the normalisation.
 * :class:`PatchModel` -- fits the pipeline on images, encodes whole images
   through :class:`~nnlite.features.ConvolutionalFeatures`, and saves / loads
   everything in one model file (:mod:`nnlite.model_file`).
@@ -19,9 +18,7 @@ Examples
 (20, 40)
 """
 
-import dataclasses
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,199 +28,11 @@ from .data.shapes import resolve_image_shape
 from .estimator import SparseAutoencoder
 from .exceptions import ModelFileError
 from .features import ConvolutionalFeatures
+from .patch_settings import NORMALIZATIONS, PRESETS, PatchSettings
 from .preprocessing import make_preprocessor
-from .stacked import StackedAutoencoder, encoder_sizes
-from .validation import (check_hidden_sizes, check_int, check_non_negative,
-                         check_open_unit_interval)
+from .stacked import StackedAutoencoder
 
 __all__ = ["NORMALIZATIONS", "PRESETS", "PatchModel", "PatchSettings"]
-
-#: Patch normalisations (see :func:`nnlite.preprocessing.make_preprocessor`).
-NORMALIZATIONS = ("spec", "mean-removed", "zca")
-HIDDEN_ACTIVATIONS = ("sigmoid", "relu")
-OUTPUT_ACTIVATIONS = ("sigmoid", "identity", "relu")
-OPTIMIZERS = ("lbfgs-b", "lbfgs")
-DTYPES = ("float64", "float32")
-
-#: Named recipes.  'spec': SPEC's normalisation, sigmoid decoder, rho 0.01, lambda 1e-4, beta 3.
-#: 'whitened': mean removal + ZCA (epsilon 0.1), linear decoder and UFLDL's linear-decoder values
-#: rho 0.035, lambda 3e-3, beta 5 (with SPEC's weight decay the whitening's amplified weak
-#: directions stay undamped and the filters look like noise).
-PRESETS = {
-    "spec": {"normalization": "spec", "output_activation": "sigmoid", "sparsity_param": 0.01,
-             "lambda_": 1e-4, "beta": 3.0},
-    "whitened": {"normalization": "zca", "epsilon": 0.1, "output_activation": "identity",
-                 "sparsity_param": 0.035, "lambda_": 3e-3, "beta": 5.0},
-}
-#: Fields whose default follows the normalisation (see :meth:`PatchSettings.from_options`).
-NORMALIZATION_DEPENDENT = ("sparsity_param", "lambda_", "beta", "output_activation")
-#: Fields for which an explicit None is a value (not "use the default").
-NONE_IS_A_VALUE = ("finetune_iter", "backend", "random_state")
-
-
-@dataclass(frozen=True)
-class PatchSettings:
-    """Every choice of the patch pipeline (frozen; JSON-ready through :meth:`to_dict`).
-
-    Parameters
-    ----------
-    hidden : tuple of int, default=(75,)
-        ``(75,)``: one hidden layer (:class:`~nnlite.estimator.SparseAutoencoder`);
-        a symmetric odd-length tuple such as ``(200, 50, 200)``: a
-        :class:`~nnlite.stacked.StackedAutoencoder`.  An int becomes a 1-tuple.
-    patch_size : int, default=8
-    num_patches : int, default=10000
-    normalization : {'spec', 'mean-removed', 'zca'}, default='spec'
-    epsilon : float, default=0.1
-        ZCA regulariser (``'zca'`` only).
-    sparsity_param, lambda_, beta : float
-        ``rho``, weight decay, sparsity weight (SPEC's 0.01, 1e-4, 3).
-    activation : {'sigmoid', 'relu'}, default='sigmoid'
-    output_activation : {'sigmoid', 'identity', 'relu'}, default='sigmoid'
-    max_iter : int, default=400
-        L-BFGS iterations (per pretraining stage, and fine-tuning, when stacked).
-    finetune_iter : int or None, default=None
-        Stacked only: fine-tuning iterations; None: ``max_iter``; 0 keeps
-        the pretrained stack.
-    optimizer : {'lbfgs-b', 'lbfgs'}, default='lbfgs-b'
-    dtype : {'float64', 'float32'}, default='float64'
-    backend : str or None
-        Training backend (None: numpy or ``$NNLITE_BACKEND``).
-    random_state : int or None, default=0
-        Seeds the patches and the initial weights (None: fresh entropy).
-    verbose : int, default=0
-        Progress lines every ``verbose`` iterations (0: quiet; ``True`` becomes 10).
-    """
-
-    hidden: tuple = (75,)
-    patch_size: int = 8
-    num_patches: int = 10000
-    normalization: str = "spec"
-    epsilon: float = 0.1
-    sparsity_param: float = 0.01
-    lambda_: float = 1e-4
-    beta: float = 3.0
-    activation: str = "sigmoid"
-    output_activation: str = "sigmoid"
-    max_iter: int = 400
-    finetune_iter: int = None
-    optimizer: str = "lbfgs-b"
-    dtype: str = "float64"
-    backend: str = None
-    random_state: int = 0
-    verbose: int = 0
-
-    def __post_init__(self):
-        hidden = self.hidden
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = (int(hidden),)
-        elif isinstance(hidden, (list, tuple, np.ndarray)):
-            hidden = tuple(int(v) if isinstance(v, np.integer) else v for v in hidden)
-        object.__setattr__(self, "hidden", hidden)
-        if isinstance(self.verbose, bool):
-            object.__setattr__(self, "verbose", 10 if self.verbose else 0)
-
-    # ------------------------------------------------------------ building
-    @classmethod
-    def fields(cls):
-        """Names of the settings, in order."""
-        return [item.name for item in dataclasses.fields(cls)]
-
-    @classmethod
-    def _check_names(cls, given):
-        unknown = sorted(set(given) - set(cls.fields()))
-        if unknown:
-            raise TypeError(f"unknown patch settings {unknown}; known: {', '.join(cls.fields())}")
-
-    @classmethod
-    def from_options(cls, **given):
-        """Settings from options where None or absent means "the default".
-
-        The one place where defaults depend on the normalisation: with
-        ``normalization='zca'`` the unspecified ``sparsity_param``,
-        ``lambda_``, ``beta`` and ``output_activation`` take the
-        ``'whitened'`` preset's values, otherwise SPEC's.  Explicit values
-        always win.  ``finetune_iter``, ``backend`` and ``random_state``
-        keep an explicit None (it is a value for them).
-
-        Returns
-        -------
-        PatchSettings
-            Not yet validated (call :meth:`validate`).
-        """
-        cls._check_names(given)
-        chosen = {name: value for name, value in given.items()
-                  if value is not None or name in NONE_IS_A_VALUE}
-        normalization = chosen.get("normalization", cls.normalization)
-        preset = PRESETS["whitened" if normalization == "zca" else "spec"]
-        for name in NORMALIZATION_DEPENDENT:
-            chosen.setdefault(name, preset[name])
-        return cls(**chosen)
-
-    @classmethod
-    def preset(cls, name, **overrides):
-        """The named recipe (``'spec'`` or ``'whitened'``) with ``overrides`` applied."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-        cls._check_names(overrides)
-        return cls(**dict(PRESETS[name], **overrides))
-
-    def replace(self, **changes):
-        """A copy with ``changes`` applied."""
-        self._check_names(changes)
-        return dataclasses.replace(self, **changes)
-
-    # ------------------------------------------------------------ checking
-    def validate(self):
-        """Check every field; return ``self``.
-
-        Raises
-        ------
-        ValueError
-            Naming the first bad field and its value.
-        """
-        sizes = check_hidden_sizes(list(self.hidden) if isinstance(self.hidden, tuple) else self.hidden,
-                                   name="hidden")
-        if len(sizes) > 1:
-            encoder_sizes(sizes)
-        check_int(self.patch_size, "patch_size", minimum=1)
-        check_int(self.num_patches, "num_patches", minimum=1)
-        for name, allowed in (("normalization", NORMALIZATIONS), ("activation", HIDDEN_ACTIVATIONS),
-                              ("output_activation", OUTPUT_ACTIVATIONS), ("optimizer", OPTIMIZERS),
-                              ("dtype", DTYPES)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        check_non_negative(self.epsilon, "epsilon")
-        check_open_unit_interval(self.sparsity_param, "sparsity_param")
-        check_non_negative(self.lambda_, "lambda_")
-        check_non_negative(self.beta, "beta")
-        check_int(self.max_iter, "max_iter", minimum=1)
-        if self.finetune_iter is not None:
-            check_int(self.finetune_iter, "finetune_iter", minimum=0)
-        if self.backend is not None and not isinstance(self.backend, str):
-            raise ValueError(f"backend must be a name (str) or None, got {self.backend!r}")
-        if self.random_state is not None:
-            check_int(self.random_state, "random_state", minimum=0)
-        check_int(self.verbose, "verbose", minimum=0)
-        return self
-
-    @property
-    def stacked(self):
-        """True for several hidden layers."""
-        return len(self.hidden) > 1
-
-    # ------------------------------------------------------------------ JSON
-    def to_dict(self):
-        """JSON-ready dict of every field (``hidden`` as a list)."""
-        document = dataclasses.asdict(self)
-        document["hidden"] = list(self.hidden)
-        return document
-
-    @classmethod
-    def from_dict(cls, document):
-        """Inverse of :meth:`to_dict` (unknown keys raise ``TypeError``)."""
-        cls._check_names(document)
-        return cls(**document)
 
 
 def _label_layer(layer):

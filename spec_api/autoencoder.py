@@ -16,7 +16,7 @@ import numpy as np
 from nnlite.autoencoder import build_autoencoder, layer_sizes
 from nnlite.losses import KLSparsity, WeightDecay
 from nnlite.parameters import check_vector
-from nnlite.validation import check_random_state
+from nnlite.validation import check_int, check_random_state
 
 #: Generator used by :func:`initialize`; reseed with ``set_random_state``.
 _RNG = [np.random.default_rng()]
@@ -90,9 +90,8 @@ def autoencoder_transform(theta, visible_size, hidden_size, layer_number, data):
 
     Parameters
     ----------
-    theta : ndarray of shape (n_params,)
-    visible_size : int
-    hidden_size : ndarray of shape (k,)
+    theta, visible_size, hidden_size
+        As for :func:`autoencoder_loss`.
     layer_number : int
         1 = the input layer (returns ``data``), 2 = the first hidden layer,
         ..., ``k + 2`` = the output layer (the reconstruction).
@@ -104,8 +103,6 @@ def autoencoder_transform(theta, visible_size, hidden_size, layer_number, data):
     """
     network = _cached_network(visible_size, hidden_size)
     n_layers = len(network.layers) + 1
-    if (isinstance(layer_number, bool) or not isinstance(layer_number, (int, np.integer))
-            or not 1 <= layer_number <= n_layers):
-        raise ValueError(f"layer_number must be an integer in [1, {n_layers}], got {layer_number!r}")
+    layer_number = check_int(layer_number, "layer_number", minimum=1, maximum=n_layers)
     network.set_theta(check_vector(theta, network.n_params))
-    return network.forward(data, stop=int(layer_number) - 1)
+    return network.forward(data, stop=layer_number - 1)

@@ -54,7 +54,7 @@ def test_deep_model_transform_is_the_middle_layer(data):
     assert model.transform(data).shape == (120, 3)
     assert model.encode(data, layer=1).shape == (120, 6)
     assert model.encode(data, layer=3).shape == (120, 6)
-    with pytest.raises(ValueError, match=r"layer must be a hidden layer number in \[1, 3\], got 4"):
+    with pytest.raises(ValueError, match=r"layer must be an integer in \[1, 3\], got 4"):
         model.encode(data, layer=4)
 
 

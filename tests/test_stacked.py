@@ -12,7 +12,8 @@ from sklearn.pipeline import Pipeline
 
 from nnlite.estimator import load_model
 from nnlite.gradcheck import check_gradient
-from nnlite.stacked import StackedAutoencoder, encoder_sizes, per_stage, pretrain_stack, unroll
+from nnlite.pretraining import encoder_sizes, per_stage, pretrain_stack, unroll
+from nnlite.stacked import StackedAutoencoder
 
 N_FEATURES = 16
 ARCHITECTURES = {"3 hidden": [8, 4, 8], "5 hidden": [8, 6, 4, 6, 8]}
