@@ -3,17 +3,36 @@
 import csv
 import io
 import json
+import re
 
 import numpy as np
 import pytest
 
-from nnlite.classify import (CLASSIFIER_NAMES, ResultTable, check_test_classes, make_classifier,
-                             run_classification, stratified_holdout)
-from nnlite.features import ConvolutionalFeatures, FeatureModel, train_feature_model
+from nnlite.classify import (CLASSIFIER_NAMES, ClassificationSettings, ResultTable, check_test_classes,
+                             make_classifier, run_classification, stratified_holdout)
+from nnlite.data import Dataset
+from nnlite.patch_model import PatchModel, PatchSettings
 
 from conftest import synthetic_images
 
 FAST = {"random_forest": {"n_estimators": 10, "n_jobs": 1}, "logistic": {"max_iter": 200}}
+
+#: A small autoencoder that trains in well under a second on the synthetic images.
+SMALL = PatchSettings(hidden=(6,), patch_size=4, num_patches=400, max_iter=15)
+
+
+def study_settings(**options):
+    """ClassificationSettings of the small study, with ``options`` replacing fields."""
+    fields = dict(classifiers=("logistic", "knn"), architectures=(SMALL,), strides=(4, 8),
+                  classifier_options=FAST, random_state=0)
+    fields.update(options)
+    return ClassificationSettings(**fields)
+
+
+def _study(models=(), progress=None, **options):
+    images, labels = synthetic_images()
+    return run_classification((images[:60], labels[:60]), (images[60:], labels[60:]),
+                              study_settings(**options), models=models, progress=progress)
 
 
 @pytest.mark.parametrize("name", CLASSIFIER_NAMES)
@@ -46,15 +65,8 @@ def test_test_classes_missing_from_training_are_refused():
         check_test_classes([0, 1], [1, 2], class_names=["cat", "dog", "frog"])
     images, labels = synthetic_images()
     with pytest.raises(ValueError, match="lacks"):
-        run_classification(images[labels < 2], labels[labels < 2], images, labels, hidden=())
-
-
-def _study(**options):
-    images, labels = synthetic_images()
-    settings = dict(classifiers=("logistic", "knn"), hidden=(6,), strides=(4, 8), patch_size=4,
-                    num_patches=400, max_iter=15, classifier_options=FAST, random_state=0)
-    settings.update(options)
-    return run_classification(images[:60], labels[:60], images[60:], labels[60:], **settings)
+        run_classification((images[labels < 2], labels[labels < 2]), (images, labels),
+                           ClassificationSettings(architectures=()))
 
 
 def test_run_classification_table_holds_every_feature_set_and_classifier():
@@ -73,8 +85,10 @@ def test_run_classification_table_holds_every_feature_set_and_classifier():
     assert steps[:2] == ["raw pixels", "autoencoder ae 6"] and steps[-1] == "total"
     assert table.info["models"][0]["hidden"] == [6]
     assert any("accuracy" in line for line in lines)
+    assert table.trained_models == table.models and table.models[0].settings == SMALL
     # the signal is strong: learned features and raw pixels both beat chance (1/3) clearly
     assert table.best()["accuracy"] > 0.6
+    assert min(row["accuracy"] for row in table if row["classifier"] == "logistic") > 0.5
 
 
 def test_json_and_csv_hold_what_the_table_shows(tmp_path):
@@ -95,53 +109,70 @@ def test_json_and_csv_hold_what_the_table_shows(tmp_path):
 def test_folds_protocol_reports_mean_and_sd():
     images, labels = synthetic_images()
     folds = [np.arange(0, 30), np.arange(30, 60)]
-    table = run_classification(images[:60], labels[:60], images[60:], labels[60:], hidden=(),
-                               classifiers=("knn",), folds=folds, random_state=0)
+    train = Dataset(images[:60], labels[:60], ["a", "b", "c"], (12, 12, 3), folds)
+    table = run_classification(train, (images[60:], labels[60:]),
+                               ClassificationSettings(architectures=(), classifiers=("knn",)))
     all_row, fold_row = table.rows
     assert all_row["train_on"] == "all" and fold_row["train_on"] == "2 folds"
     assert len(fold_row["fold_accuracies"]) == 2
     assert fold_row["accuracy"] == pytest.approx(np.mean(fold_row["fold_accuracies"]))
     assert fold_row["accuracy_sd"] == pytest.approx(np.std(fold_row["fold_accuracies"]))
     assert "+-" in table.format()
+    no_folds = run_classification(train, (images[60:], labels[60:]), ClassificationSettings(
+        architectures=(), classifiers=("knn",), use_folds=False))
+    assert [row["train_on"] for row in no_folds] == ["all"]
 
 
 def test_deep_architecture_reports_each_feature_layer():
-    table = _study(hidden=(6, [8, 4, 8]), feature_layers=("middle", "first", "concat"), strides=(4,),
-                   classifiers=("logistic",), raw_pixels=False)
+    table = _study(architectures=(SMALL, SMALL.replace(hidden=(8, 4, 8))),
+                   feature_layers=("middle", "first", "concat"), strides=(4,), classifiers=("logistic",),
+                   raw_pixels=False)
     assert [row["features"] for row in table] == [
         "ae 6 s4", "ae 8-4-8 s4", "ae 8-4-8 first s4", "ae 8-4-8 concat s4"]
     assert [row["n_features"] for row in table] == [54, 36, 72, 108]
     assert table.info["models"][1]["class"] == "StackedAutoencoder"
+    # every architecture trains on the same patches (one seed, one patch size, one normalisation)
+    shallow, deep = table.trained_models
+    np.testing.assert_array_equal(shallow.example_patches_, deep.example_patches_)
 
 
-def test_pretrained_model_is_used_and_study_is_seeded():
-    images, labels = synthetic_images()
-    model = train_feature_model(images[:60], 6, patch_size=4, num_patches=300, max_iter=10, random_state=1)
-    first = _study(hidden=(), models=[model], strides=(4,), raw_pixels=False)
-    second = _study(hidden=(), models=[model], strides=(4,), raw_pixels=False)
-    assert [row["accuracy"] for row in first] == [row["accuracy"] for row in second]
-    assert first.info["models"][0]["num_patches"] == 300
-
-
-def test_feature_model_round_trips_through_a_file(tmp_path):
+def test_loaded_model_gives_the_results_of_the_trained_one(tmp_path):
     images, _ = synthetic_images()
-    model = train_feature_model(images, 5, patch_size=4, num_patches=200, max_iter=5,
-                                normalization="zca", random_state=0)
-    assert model.network.activation_names == ["sigmoid", "identity"]
-    loaded = FeatureModel.load(model.save(tmp_path / "model.npz"))
-    assert loaded.patch_size == 4 and loaded.hidden == [5]
-    extract = [ConvolutionalFeatures(m.encoder, patch_size=4, stride=4, preprocessor=m.preprocessor)
-               for m in (model, loaded)]
-    np.testing.assert_allclose(extract[1].fit_transform(images[:3]), extract[0].fit_transform(images[:3]))
+    model = PatchModel(SMALL.replace(normalization="zca", random_state=1)).fit(images[:60])
+    loaded = PatchModel.load(model.save(tmp_path / "model.npz"))
+    first = _study(models=[model], architectures=(), strides=(4,), raw_pixels=False)
+    second = _study(models=[loaded], architectures=(), strides=(4,), raw_pixels=False)
+    assert [row["accuracy"] for row in first] == [row["accuracy"] for row in second]
+    assert first.info["models"][0]["settings"]["num_patches"] == 400
+    assert first.trained_models == [] and second.models == [loaded]
 
 
-def test_bad_study_options():
-    with pytest.raises(ValueError, match="unknown classifier 'tree'"):
-        _study(classifiers=("tree",))
-    with pytest.raises(ValueError, match="stride must be a positive integer, got 0"):
-        _study(strides=(0,))
-    with pytest.raises(ValueError, match="normalization 'white'"):
-        _study(normalization="white", raw_pixels=False)
+def test_same_settings_same_numbers():
+    first, second = _study(strides=(4,)), _study(strides=(4,))
+    assert [row["accuracy"] for row in first] == [row["accuracy"] for row in second]
+    np.testing.assert_array_equal(first.models[0].network.theta, second.models[0].network.theta)
+    other = _study(strides=(4,), architectures=(SMALL.replace(random_state=5),))
+    assert not np.array_equal(first.models[0].network.theta, other.models[0].network.theta)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"classifiers": ("tree",)}, "unknown classifier 'tree'"),
+    ({"classifiers": ()}, "classifiers must be a non-empty"),
+    ({"classifier_options": {"logistc": {"C": 1}}}, "classifier_options names an unknown classifier 'logistc'"),
+    ({"classifier_options": {"logistic": 1}}, "classifier_options['logistic'] must be a dict"),
+    ({"strides": (0,)}, "stride must be a positive integer, got 0"),
+    ({"feature_layers": ("last",)}, "feature layer 'last'"),
+    ({"pooling": "median"}, "pooling must be one of none, sum, mean, max, got 'median'"),
+    ({"pool_grid": 0}, "pool_grid must be a positive integer, got 0"),
+    ({"feature_dtype": "int8"}, "feature_dtype"),
+    ({"architectures": (SMALL.replace(normalization="white"),)}, "normalization must be one of"),
+    ({"architectures": (), "raw_pixels": False}, "nothing to classify"),
+])
+def test_bad_settings_fail_before_any_work(options, message):
+    lines = []
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _study(progress=lines.append, **options)
+    assert lines == []
 
 
 def test_result_table_best_and_empty_format():

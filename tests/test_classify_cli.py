@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnlite.cli import main
-from nnlite.cli.classify import parse_feature_layers, parse_holdout, parse_settings, parse_strides
+from nnlite.cli import build_parser, main
+from nnlite.cli.options import (parse_classifier_options, parse_feature_layers, parse_holdout,
+                                parse_strides, patch_settings)
+from nnlite.patch_model import PatchModel
 
 from conftest import STL10_CLASSES, synthetic_images, write_stl10_split
 
@@ -98,8 +100,8 @@ def test_stacked_model_without_fine_tuning(tmp_path):
     document = json.loads(json_path.read_text())
     assert [row["features"] for row in document["results"]] == ["ae 6 s4", "ae 6-3-6 first s4"]
     single, stacked = document["models"]
-    assert stacked["n_iter"] == 0 and stacked["autoencoder_options"]["finetune_iter"] == 0
-    assert single["n_iter"] == 10 and "finetune_iter" not in single["autoencoder_options"]
+    assert stacked["n_iter"] == 0 and stacked["settings"]["finetune_iter"] == 0
+    assert single["n_iter"] == 10 and single["settings"]["hidden"] == [6]
 
 
 def test_classify_refuses_test_classes_missing_from_training(tmp_path, capsys):
@@ -117,24 +119,82 @@ def test_classify_refuses_test_classes_missing_from_training(tmp_path, capsys):
     (["--holdout", "-3"], "--holdout must be a positive integer or a fraction"),
     (["--feature-layer", "last"], "--feature-layer must be middle, first, concat or a number, got 'last'"),
     (["--hidden", "10,5"], "must be symmetric"),
-    (["--pool-grid", "0"], "--pool-grid must be >= 1, got 0"),
+    (["--pool-grid", "0"], "--pool-grid must be a positive integer, got 0"),
     (["--patch-split", "train"], "would let the autoencoder see test images"),
+    (["--set", "logistc.C=1"], "--set names an unknown classifier 'logistc'"),
+    (["--finetune-iterations", "-1"], "--finetune-iterations must be an integer >= 0, got -1"),
+    (["--rho", "0"], "--rho must be in the open interval (0, 1), got 0.0"),
+    (["--memory-limit", "0"], "--memory-limit must be a positive integer, got 0"),
+    (["--model", "/no/such/model.npz"], "/no/such/model.npz"),
+    (["--json", "/no/such/dir/run.json"], "--json '/no/such/dir/run.json' cannot be written"),
 ])
 def test_classify_bad_arguments(tmp_path, capsys, arguments, message):
     root = write_folder(tmp_path / "train", n=30)
     status = main(["classify", "folder", root, "--holdout", "9", "--classifiers", "knn"] + arguments + FAST)
     assert status == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("nnlite classify: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("where", ["--output", "--json"])
+def test_unwritable_outputs_fail_before_loading_or_training(tmp_path, capsys, where):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = blocker / "out" if where == "--output" else tmp_path
+    status = main(["classify", "folder", str(tmp_path / "no-such-images"), where, str(target),
+                   "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err
+    # refused on the path, before the (missing) image folder was even looked at
+    assert where in err and "no-such-images" not in err
+
+
+MODEL_FLAGS = [
+    ["--normalization", "zca"],
+    ["--normalization", "zca", "--rho", "0.05", "--epsilon", "0.01", "--hidden", "8,4,8"],
+    ["--normalization", "mean-removed", "--activation", "relu", "--optimizer", "lbfgs", "--dtype", "float32"],
+    ["--lambda", "1e-3", "--output-activation", "identity", "--iterations", "7", "--finetune-iterations", "0",
+     "--backend", "numpy", "--seed", "4", "--patches", "123", "--patch-size", "6"],
+]
+
+
+@pytest.mark.parametrize("flags", MODEL_FLAGS)
+def test_train_and_classify_read_the_same_settings_from_the_same_flags(flags):
+    parser = build_parser()
+    hidden = flags[flags.index("--hidden") + 1] if "--hidden" in flags else None
+    trained = patch_settings(parser.parse_args(["train", *flags]), hidden)
+    classified = patch_settings(parser.parse_args(["classify", "folder", "x", *flags]), hidden)
+    assert trained == classified
+    if "zca" in flags and "--rho" not in flags:
+        assert (trained.sparsity_param, trained.lambda_, trained.beta, trained.output_activation) == (
+            0.035, 3e-3, 5.0, "identity")
+
+
+def test_train_and_classify_build_the_same_zca_model(tmp_path):
+    """The same flags and images: nnlite train and nnlite classify train the same network."""
+    train_root = write_folder(tmp_path / "train", n=30)
+    test_root = write_folder(tmp_path / "test", n=15, seed=3)
+    flags = ["--normalization", "zca", "--hidden", "5", "--patch-size", "4", "--patches", "200",
+             "--iterations", "5", "--seed", "2", "--quiet"]
+    assert main(["train", "folder", train_root, "--output", str(tmp_path / "t"), *flags]) == 0
+    assert main(["classify", "folder", train_root, "--test-data", test_root, "--classifiers", "knn",
+                 "--no-raw", "--output", str(tmp_path / "c"), *flags]) == 0
+    trained, classified = (PatchModel.load(path) for path in (tmp_path / "t" / "model.npz",
+                                                              tmp_path / "c" / "model-5.npz"))
+    assert trained.settings == classified.settings
+    assert trained.settings.sparsity_param == 0.035 and trained.settings.output_activation == "identity"
+    assert trained.network.activation_names == classified.network.activation_names == ["sigmoid", "identity"]
+    np.testing.assert_array_equal(trained.network.theta, classified.network.theta)
 
 
 def test_parsers():
     assert parse_strides("1, 2,4") == [1, 2, 4]
     assert parse_feature_layers("middle,first,concat,2") == ["middle", "first", "concat", 2]
-    assert parse_settings(["logistic.C=0.5", "knn.weights=distance"]) == {
+    assert parse_classifier_options(["logistic.C=0.5", "knn.weights=distance"]) == {
         "logistic": {"C": 0.5}, "knn": {"weights": "distance"}}
     assert parse_holdout("10000") == 10000 and parse_holdout("0.25") == 0.25
     with pytest.raises(ValueError, match="NAME.PARAM=VALUE"):
-        parse_settings(["C=1"])
+        parse_classifier_options(["C=1"])
     with pytest.raises(ValueError, match="--holdout"):
         parse_holdout("1.5")
 

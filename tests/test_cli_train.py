@@ -2,13 +2,15 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from nnlite.cli import build_parser, main
-from nnlite.preprocessing import load_model_preprocessor
+from nnlite.cli.options import patch_settings
+from nnlite.patch_model import PatchModel, PatchSettings
 
 OUTPUTS = ("model.npz", "filters.png", "patches.png", "loss_curve.png", "summary.json")
 
@@ -17,6 +19,11 @@ def tiny(*extra, output):
     """Arguments of a run that takes about a second."""
     return ["train", *extra, "--patches", "300", "--hidden", "6", "--iterations", "3",
             "--output", str(output), "--quiet"]
+
+
+def subparser(name):
+    """The argparse parser of ``nnlite NAME``."""
+    return build_parser()._subparsers._group_actions[0].choices[name]
 
 
 @pytest.fixture
@@ -37,13 +44,14 @@ def test_default_source_end_to_end(tmp_path, capsys):
     assert main(tiny(output=output)) == 0
     for name in OUTPUTS:
         assert (output / name).is_file(), name
-    model, preprocessor = load_model_preprocessor(output / "model.npz")
-    assert model.network_.sizes == [192, 6, 192]
-    assert type(preprocessor).__name__ == "PatchNormalizer" and not preprocessor.remove_mean
+    model = PatchModel.load(output / "model.npz")
+    assert model.network.sizes == [192, 6, 192]
+    assert type(model.preprocessor_).__name__ == "PatchNormalizer" and not model.preprocessor_.remove_mean
     summary = json.loads((output / "summary.json").read_text())
     assert summary["data"]["source"] == "sample" and summary["data"]["patches"] == 300
     assert summary["result"]["n_iter"] <= 3
     assert 0 < summary["result"]["mean_hidden_activation"][0] < 1
+    assert summary["settings"] == model.settings.to_dict()
     with Image.open(output / "filters.png") as image:
         assert max(image.size) >= 400
     printed = capsys.readouterr().out
@@ -51,14 +59,39 @@ def test_default_source_end_to_end(tmp_path, capsys):
 
 
 def test_defaults_match_the_spec():
-    from nnlite.cli.train import check_arguments
-
-    args = build_parser().parse_args(["train"])
-    check_arguments(args)
-    assert (args.patches, args.patch_size, args.hidden, args.rho, args.lambda_, args.beta,
-            args.iterations, args.normalization, args.activation) == \
-        (10000, 8, "75", 0.01, 1e-4, 3.0, 400, "spec", "sigmoid")
+    args = build_parser().parse_args(["train", "--quiet"])
+    settings = patch_settings(args)
+    assert settings == PatchSettings()   # the library's defaults, nothing of the command's own
+    assert (settings.num_patches, settings.patch_size, settings.hidden, settings.sparsity_param,
+            settings.lambda_, settings.beta, settings.max_iter, settings.normalization,
+            settings.activation) == (10000, 8, (75,), 0.01, 1e-4, 3.0, 400, "spec", "sigmoid")
     assert args.output == "nnlite-out"
+
+
+@pytest.mark.parametrize("command", ["train", "classify"])
+def test_help_shows_the_defaults_the_parser_uses(command):
+    """Every default a flag documents is the value it gets (or, left unset, the library's)."""
+    checked = 0
+    for action in subparser(command)._actions:
+        if (not action.option_strings or action.default is None or action.default is False
+                or action.default in ([], "==SUPPRESS==")):
+            continue
+        documented = re.search(r"default: ([^)]*)", action.help or "")
+        assert documented, f"{action.option_strings[0]} does not document its default {action.default!r}"
+        value = format(action.default, "g") if isinstance(action.default, float) else str(action.default)
+        assert value in documented.group(1), (action.option_strings[0], value, documented.group(1))
+        checked += 1
+    assert checked >= {"train": 11, "classify": 16}[command]
+    helps = {action.dest: action.help for action in subparser(command)._actions}
+    spec, zca = PatchSettings.from_options(normalization="spec"), PatchSettings.from_options(normalization="zca")
+    for dest, field in (("rho", "sparsity_param"), ("lambda_", "lambda_"), ("beta", "beta"),
+                        ("output_activation", "output_activation")):
+        value = getattr(spec, field)
+        first = format(value, "g") if isinstance(value, float) else value
+        second = getattr(zca, field)
+        second = format(second, "g") if isinstance(second, float) else second
+        assert f"(default: {first}; {second} with zca)" in helps[dest], helps[dest]
+    assert "(default: 75)" in helps["hidden"] and PatchSettings().hidden == (75,)
 
 
 def test_folder_source_positional_and_synonyms(tmp_path, image_folder, capsys):
@@ -67,21 +100,22 @@ def test_folder_source_positional_and_synonyms(tmp_path, image_folder, capsys):
                      output=first)) == 0
     assert main(tiny("--dataset", "folder", "--data", str(image_folder), "--patch-size", "5",
                      "--seed", "3", output=second)) == 0
-    one, two = (np.load(folder / "model.npz")["theta"] for folder in (first, second))
-    np.testing.assert_array_equal(one, two)   # same data, same seed -> same model
+    one, two = (PatchModel.load(folder / "model.npz") for folder in (first, second))
+    np.testing.assert_array_equal(one.network.theta, two.network.theta)   # same data, seed -> same model
     summary = json.loads((first / "summary.json").read_text())
     assert summary["data"]["n_images"] == 6 and summary["data"]["image_shape"] == [12, 12, 3]
     assert summary["model"]["sizes"] == [75, 6, 75]
+    assert one.data_["source"] == "folder" and one.settings.random_state == 3
 
 
 def test_zca_uses_a_linear_decoder_and_is_stored(tmp_path):
     output = tmp_path / "zca"
     assert main(tiny("--normalization", "zca", "--epsilon", "0.05", output=output)) == 0
-    model, preprocessor = load_model_preprocessor(output / "model.npz")
-    assert model.output_activation == "identity"
-    assert (model.sparsity_param, model.lambda_, model.beta) == (0.035, 3e-3, 5.0)
-    assert preprocessor.named_steps["zca"].epsilon == 0.05
-    assert preprocessor.named_steps["normalize"].remove_mean
+    model = PatchModel.load(output / "model.npz")
+    assert model.encoder_.output_activation == "identity"
+    assert (model.encoder_.sparsity_param, model.encoder_.lambda_, model.encoder_.beta) == (0.035, 3e-3, 5.0)
+    assert model.preprocessor_.named_steps["zca"].epsilon == 0.05
+    assert model.preprocessor_.named_steps["normalize"].remove_mean
 
 
 def test_stacked_hidden_sizes(tmp_path):
@@ -89,27 +123,31 @@ def test_stacked_hidden_sizes(tmp_path):
     argv = tiny(output=output)
     argv[argv.index("--hidden") + 1] = "8,4,8"
     assert main(argv + ["--activation", "relu", "--output-activation", "sigmoid", "--rho", "0.02",
-                        "--lambda", "1e-3", "--beta", "2"]) == 0
-    model, _ = load_model_preprocessor(output / "model.npz")
-    assert type(model).__name__ == "StackedAutoencoder"
-    assert (model.sparsity_param, model.lambda_, model.beta) == (0.02, 1e-3, 2.0)
-    assert model.network_.sizes == [192, 8, 4, 8, 192]
+                        "--lambda", "1e-3", "--beta", "2", "--finetune-iterations", "0"]) == 0
+    model = PatchModel.load(output / "model.npz")
+    assert type(model.encoder_).__name__ == "StackedAutoencoder"
+    assert (model.settings.sparsity_param, model.settings.lambda_, model.settings.beta) == (0.02, 1e-3, 2.0)
+    assert model.settings.finetune_iter == 0 and model.settings.activation == "relu"
+    assert model.network.sizes == [192, 8, 4, 8, 192]
     summary = json.loads((output / "summary.json").read_text())
     assert len(summary["result"]["mean_hidden_activation"]) == 3
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--patches", "0"], "--patches must be >= 1, got 0"),
-    (["--patch-size", "0"], "--patch-size must be >= 1"),
-    (["--iterations", "0"], "--iterations"),
-    (["--limit", "0"], "--limit"),
+    (["--patches", "0"], "--patches must be a positive integer, got 0"),
+    (["--patch-size", "0"], "--patch-size must be a positive integer, got 0"),
+    (["--iterations", "0"], "--iterations must be a positive integer, got 0"),
+    (["--finetune-iterations", "-1"], "--finetune-iterations must be an integer >= 0, got -1"),
+    (["--limit", "0"], "limit must be a positive integer, got 0"),
     (["--hidden", "10,5"], "symmetric"),
     (["--hidden", "ten"], "'ten'"),
-    (["--rho", "1.5"], "--rho"),
-    (["--beta", "-1"], "--beta"),
+    (["--hidden", "6", "--hidden", "8"], "give --hidden once"),
+    (["--rho", "1.5"], "--rho must be in the open interval (0, 1), got 1.5"),
+    (["--beta", "-1"], "--beta must be a finite number >= 0, got -1.0"),
+    (["--epsilon", "nan"], "--epsilon"),
     (["--patch-size", "500"], "patch_size 500 is larger than the images (427x640)"),
     (["nosuch"], "unknown data source 'nosuch'"),
-    (["folder"], "needs a path"),
+    (["folder"], "needs a path: nnlite train folder PATH"),
     (["sample", "x"], "takes no path"),
     (["folder", "/no/such/dir"], "/no/such/dir"),
     (["--dataset", "stl10", "folder", "x"], "contradicts"),
@@ -120,7 +158,8 @@ def test_bad_input_exits_2_naming_the_problem(argv, message, tmp_path, capsys):
     if "--iterations" not in argv:
         full += ["--iterations", "1"]
     assert main(full) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("nnlite train: error: ") and message in err and err.count("\n") == 1
 
 
 def test_patch_larger_than_folder_images(image_folder, tmp_path, capsys):
@@ -128,22 +167,16 @@ def test_patch_larger_than_folder_images(image_folder, tmp_path, capsys):
     assert "patch_size 13 is larger than the images (12x12)" in capsys.readouterr().err
 
 
-def test_help_documents_every_option(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--help"])
-    assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    parser = build_parser()
-    train = parser._subparsers._group_actions[0].choices["train"]
-    for action in train._actions:
-        for flag in action.option_strings:
-            assert flag in text
-        assert action.help, f"{action.dest} has no help"
-    for source in ("stl10", "cifar10", "folder", "pickle", "sample"):
-        assert source in text
-
-
 def test_outputs_are_not_written_on_bad_input(tmp_path):
     output = tmp_path / "never"
     assert main(["train", "--patches", "-5", "--output", str(output)]) == 2
     assert not os.path.exists(output)
+
+
+def test_output_that_cannot_be_a_folder_fails_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for output, message in ((blocker, "is a file, not a folder"), (blocker / "sub", "is a file")):
+        assert main(["train", "--iterations", "1", "--output", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "sampling" not in err   # refused before any work

@@ -1,0 +1,200 @@
+"""The classification study: raw pixels vs features learned by patch autoencoders.
+
+:func:`run_classification` trains the autoencoders a
+:class:`~nnlite.classify.ClassificationSettings` names on patches of the
+*training* images only (or takes trained :class:`~nnlite.patch_model.PatchModel`
+objects), turns every train and test image into a feature vector with
+:meth:`PatchModel.features <nnlite.patch_model.PatchModel.features>`, fits
+each classifier on raw pixels and on each learned feature set (on all the
+training images, then once per predefined fold where there are folds), and
+returns a :class:`~nnlite.classify.ResultTable` with the accuracy and the
+time of every step.
+"""
+
+import time
+
+import numpy as np
+
+from ..data import Dataset
+from ..data.shapes import resolve_image_shape
+from ..features import resolve_layers
+from ..patch_model import PatchModel
+from ..validation import check_random_state
+from .classifiers import make_classifier, raw_features
+from .results import ResultTable
+from .settings import ClassificationSettings
+from .splits import check_test_classes
+
+__all__ = ["run_classification"]
+
+
+def _as_dataset(data, name):
+    """A labelled :class:`~nnlite.data.Dataset` from a Dataset or an ``(images, labels)`` pair."""
+    if not isinstance(data, Dataset):
+        try:
+            images, labels = data
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a Dataset or an (images, labels) pair, "
+                            f"got {type(data).__name__}") from None
+        data = Dataset(images, labels, image_shape=resolve_image_shape(np.shape(images)[1]), name=name)
+    if data.labels is None:
+        raise ValueError(f"the {name} set {data.name!r} has no labels; classification needs labels")
+    return data
+
+
+class _Study:
+    """The state of one :func:`run_classification` call: data, classifier seeds, output."""
+
+    def __init__(self, train, test, settings, progress, table):
+        self.train, self.test, self.settings = train, test, settings
+        self.folds = train.folds if settings.use_folds else None
+        self.rng, self.progress, self.table = check_random_state(settings.random_state), progress, table
+
+    def say(self, message):
+        if self.progress is not None:
+            self.progress(message)
+
+    def timing(self, step, seconds):
+        self.table.info["timings"].append({"step": step, "seconds": seconds})
+
+    def evaluate(self, name, train_features, test_features, info):
+        """Fit every classifier on ``train_features`` (all, then each fold) and score on the test set."""
+        y_train, y_test = self.train.labels, self.test.labels
+        n_features = int(train_features.shape[1])
+        for classifier in self.settings.classifiers:
+            options = self.settings.classifier_options.get(classifier, {})
+            runs = [("all", np.arange(train_features.shape[0]))]
+            runs += [(f"fold {k}", fold) for k, fold in enumerate(self.folds or [])]
+            scores, fit_times, predict_times = [], [], []
+            for label, index in runs:
+                model = make_classifier(classifier, int(self.rng.integers(2**31 - 1)), **options)
+                start = time.perf_counter()
+                model.fit(train_features[index], y_train[index])
+                fit_times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                scores.append(float(np.mean(model.predict(test_features) == y_test)))
+                predict_times.append(time.perf_counter() - start)
+                self.say(f"  {name} / {classifier} trained on {label} ({index.size} images): accuracy "
+                         f"{scores[-1]:.4f} (fit {fit_times[-1]:.1f} s, predict {predict_times[-1]:.1f} s)")
+            self.table.add(features=name, classifier=classifier, train_on="all", accuracy=scores[0],
+                           n_features=n_features, fit_time=fit_times[0], predict_time=predict_times[0],
+                           **info)
+            if len(scores) > 1:
+                folds = scores[1:]
+                self.table.add(features=name, classifier=classifier, train_on=f"{len(folds)} folds",
+                               accuracy=float(np.mean(folds)), accuracy_sd=float(np.std(folds)),
+                               fold_accuracies=folds, n_features=n_features, fit_time=sum(fit_times[1:]),
+                               predict_time=sum(predict_times[1:]), **info)
+
+    def raw_pixels(self):
+        """Classify the pixels themselves (scaled to [0, 1])."""
+        start = time.perf_counter()
+        dtype = self.settings.feature_dtype
+        train_x, test_x = raw_features(self.train.images, dtype), raw_features(self.test.images, dtype)
+        self.timing("raw pixels", time.perf_counter() - start)
+        self.say(f"raw pixels: {train_x.shape[1]} features")
+        self.evaluate("raw pixels", train_x, test_x, {"kind": "raw"})
+
+    def train_models(self, patch_images):
+        """Train every architecture of the settings; all see the same images (and, seeded alike, patches)."""
+        images = self.train.images if patch_images is None else patch_images
+        where = "training" if patch_images is None else "given patch"
+        models = []
+        for settings in self.settings.architectures:
+            self.say(f"training autoencoder {list(settings.hidden)} on {settings.num_patches} patches "
+                     f"of the {where} images")
+            model = PatchModel(settings).fit(images, self.train.image_shape, progress=self.progress)
+            self.timing(f"autoencoder {model.name}", model.training_time_)
+            self.say(f"  trained in {model.training_time_:.1f} s")
+            models.append(model)
+        return models
+
+    def learned_features(self, model):
+        """Every distinct feature layer x stride of ``model``, each classified."""
+        settings = self.settings
+        n_hidden = len(model.hidden)
+        choices, seen = [], set()
+        for choice in settings.feature_layers:
+            key = tuple(resolve_layers(choice, n_hidden))
+            if key not in seen:
+                seen.add(key)
+                choices.append(choice)
+        for choice in choices:
+            for stride in settings.strides:
+                name = model.feature_name(choice if n_hidden > 1 else None, stride, settings.pooling,
+                                          settings.pool_grid)
+                extractor = model.features(stride=stride, pooling=settings.pooling,
+                                           pool_grid=settings.pool_grid, layer=choice,
+                                           memory_limit=settings.memory_limit, dtype=settings.feature_dtype,
+                                           image_shape=self.train.image_shape)
+                start = time.perf_counter()
+                train_x = extractor.fit_transform(self.train.images)
+                test_x = extractor.transform(self.test.images)
+                seconds = time.perf_counter() - start
+                self.timing(f"features {name}", seconds)
+                info = {"kind": "autoencoder", "hidden": model.hidden, "layer": str(choice),
+                        "stride": int(stride), "pooling": settings.pooling,
+                        "pool_grid": int(settings.pool_grid) if settings.pooling != "none" else None,
+                        "extraction_time": seconds, "training_time": model.training_time_}
+                self.table.info["feature_sets"].append(dict(
+                    info, name=name, n_features=int(train_x.shape[1]), grid=list(extractor.grid_),
+                    layers=extractor.layers_))
+                self.say(f"{name}: {train_x.shape[1]} features, extracted in {seconds:.1f} s")
+                self.evaluate(name, train_x, test_x, info)
+
+
+def run_classification(train, test, settings=None, models=(), patch_images=None, progress=None):
+    """Raw pixels vs learned features under several scikit-learn classifiers.
+
+    Parameters
+    ----------
+    train, test : Dataset or (images, labels)
+        Labelled images as rows (``(n, h * w * c)``, uint8 or float, memory
+        maps are fine; labels of shape ``(n,)``, the test labels indexing the
+        training set's classes).  A pair means square RGB images.  The
+        training set's ``folds`` (STL-10) give the fold protocol.
+    settings : ClassificationSettings, optional
+        What to compare (default: ``ClassificationSettings()``: every
+        classifier, raw pixels and SPEC's autoencoder at stride 4).
+        Validated before any work.
+    models : sequence of PatchModel
+        Trained models to use as well (e.g. ``PatchModel.load(path)``),
+        reported before the ones the settings train.
+    patch_images : ndarray of shape (n, h * w * c), optional
+        Unlabeled images to sample the autoencoders' patches from (STL-10's
+        unlabeled split); default: the training images.  Never test images.
+    progress : callable, optional
+        Called with one line of progress at a time.
+
+    Returns
+    -------
+    ResultTable
+        One row per feature set x classifier x protocol; ``info`` holds the
+        settings, models, feature sets and timings; ``models`` every model
+        used, ``trained_models`` those trained here.
+    """
+    settings = (ClassificationSettings() if settings is None else settings).validate()
+    train, test = _as_dataset(train, "training"), _as_dataset(test, "test")
+    check_test_classes(train.labels, test.labels, train.class_names or None)
+    if tuple(test.image_shape) != tuple(train.image_shape):
+        raise ValueError(f"test images are {test.image_shape}, training images {train.image_shape}")
+    models = list(models)
+    for model in models:
+        if not isinstance(model, PatchModel):
+            raise TypeError(f"models must hold PatchModel objects, got {type(model).__name__}")
+    if not (settings.raw_pixels or settings.architectures or models):
+        raise ValueError("nothing to classify: raw_pixels is False and there are no models or architectures")
+    table = ResultTable(info={"timings": [], "models": [], "feature_sets": [], "settings": dict(
+        settings.to_dict(), n_train=len(train), n_test=len(test),
+        folds=None if train.folds is None or not settings.use_folds else len(train.folds))})
+    study = _Study(train, test, settings, progress, table)
+    start = time.perf_counter()
+    if settings.raw_pixels:
+        study.raw_pixels()
+    trained = study.train_models(patch_images)
+    for model in models + trained:
+        table.info["models"].append(model.describe())
+        study.learned_features(model)
+    study.timing("total", time.perf_counter() - start)
+    table.models, table.trained_models = models + trained, trained
+    return table

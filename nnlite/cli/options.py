@@ -1,0 +1,327 @@
+"""The options ``nnlite train`` and ``nnlite classify`` share, declared once.
+
+Both commands read their data, patches, model, training and output options
+from here with the same names, defaults and meanings, and build their
+autoencoder settings with :func:`patch_settings` (through
+:meth:`nnlite.patch_model.PatchSettings.from_options`), so the same flags give
+the same model in both.  The defaults shown in ``--help`` are the library's
+own (read from :class:`~nnlite.patch_model.PatchSettings` and its presets),
+never a copy.  Validation is the library's: this module only parses text
+and names the flag in the library's message.
+
+The parse helpers of both commands (:func:`parse_hidden`,
+:func:`parse_image_size`, :func:`resolve_source`, :func:`parse_strides`, ...)
+live here too.
+"""
+
+import json
+import os
+import re
+import sys
+
+from ..data import SOURCES
+from ..patch_model import NORMALIZATIONS, PatchSettings
+from ..validation import check_hidden_sizes
+
+#: The library defaults the flags show and use.
+DEFAULTS = PatchSettings()
+SPEC_DEFAULTS = PatchSettings.from_options(normalization="spec")
+ZCA_DEFAULTS = PatchSettings.from_options(normalization="zca")
+
+#: Progress lines every this many L-BFGS iterations (none with --quiet).
+PROGRESS_EVERY = 10
+
+#: PatchSettings field -> the flag that sets it (to name the flag in the library's messages).
+FLAGS = {"hidden": "--hidden", "patch_size": "--patch-size", "num_patches": "--patches",
+         "normalization": "--normalization", "epsilon": "--epsilon", "sparsity_param": "--rho",
+         "lambda_": "--lambda", "beta": "--beta", "activation": "--activation",
+         "output_activation": "--output-activation", "max_iter": "--iterations",
+         "finetune_iter": "--finetune-iterations", "optimizer": "--optimizer", "dtype": "--dtype",
+         "backend": "--backend", "random_state": "--seed"}
+
+
+def _preset_help(what, field, text=None):
+    spec, zca = getattr(SPEC_DEFAULTS, field), getattr(ZCA_DEFAULTS, field)
+    return f"{what} (default: {text or format(spec, 'g')}; {format(zca, 'g')} with zca)"
+
+
+# ------------------------------------------------------------------ declare
+def add_data_arguments(parser):
+    """SOURCE PATH and the data group (--split, --limit, --cache-dir, --image-size); returns the group."""
+    parser.add_argument("source", nargs="?", metavar="SOURCE",
+                        help="data source: sample (default), stl10, cifar10, folder or pickle")
+    parser.add_argument("path", nargs="?", metavar="PATH",
+                        help="folder or file of the source (every source but 'sample' needs one)")
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", metavar="SOURCE", help="same as the SOURCE positional")
+    data.add_argument("--data", metavar="PATH", help="same as the PATH positional")
+    data.add_argument("--split", default="train", choices=("train", "test", "unlabeled"),
+                      help="split to read where the source has several (default: train)")
+    data.add_argument("--limit", type=int, metavar="N",
+                      help="load at most N images (a seeded stratified subset; default: all)")
+    data.add_argument("--cache-dir", metavar="DIR",
+                      help="folder source: cache decoded images here so the next load is fast")
+    data.add_argument("--image-size", metavar="HxW",
+                      help="folder source: resize every image to H x W pixels (e.g. 32x32)")
+    return data
+
+
+def add_model_arguments(parser):
+    """The patch, model and training groups; returns them as a dict by name."""
+    d = DEFAULTS
+    patches = parser.add_argument_group("patches")
+    patches.add_argument("--patches", type=int, default=d.num_patches, metavar="N",
+                         help=f"random patches per autoencoder (default: {d.num_patches})")
+    patches.add_argument("--patch-size", type=int, default=d.patch_size, metavar="P",
+                         help=f"patch side in pixels (default: {d.patch_size}, i.e. "
+                              f"{d.patch_size}x{d.patch_size}x3 = {3 * d.patch_size ** 2} inputs)")
+    patches.add_argument("--normalization", default=d.normalization, choices=NORMALIZATIONS,
+                         help=f"fitted on the training patches; spec: per-channel clip to mean+-3sd "
+                              f"then map to [0.1, 0.9]; mean-removed: remove each patch's mean first; "
+                              f"zca: mean-removed then ZCA-whitened, linear decoder "
+                              f"(default: {d.normalization})")
+    patches.add_argument("--epsilon", type=float, default=d.epsilon,
+                         help=f"ZCA regulariser added to the eigenvalues (default: {d.epsilon:g})")
+    model = parser.add_argument_group("model")
+    model.add_argument("--hidden", action="append", metavar="SIZES",
+                       help=f"hidden layer size, or a symmetric comma list for a stacked autoencoder, "
+                            f"e.g. 200,50,200 (default: {','.join(map(str, d.hidden))})")
+    model.add_argument("--rho", type=float, help=_preset_help("sparsity target rho", "sparsity_param"))
+    model.add_argument("--lambda", dest="lambda_", type=float, metavar="LAMBDA",
+                       help=_preset_help("weight decay lambda", "lambda_"))
+    model.add_argument("--beta", type=float, help=_preset_help("sparsity weight beta", "beta"))
+    model.add_argument("--activation", default=d.activation, choices=("sigmoid", "relu"),
+                       help=f"hidden activation (default: {d.activation})")
+    model.add_argument("--output-activation", choices=("sigmoid", "identity", "relu"),
+                       help=(f"output activation (default: {SPEC_DEFAULTS.output_activation}; "
+                             f"{ZCA_DEFAULTS.output_activation} with zca)"))
+    training = parser.add_argument_group("training")
+    training.add_argument("--iterations", type=int, default=d.max_iter, metavar="N",
+                          help=f"L-BFGS iterations (per stage and for fine-tuning when stacked; "
+                               f"default: {d.max_iter})")
+    training.add_argument("--finetune-iterations", type=int, metavar="N",
+                          help="stacked models: L-BFGS iterations of fine-tuning (default: "
+                               "--iterations; 0 keeps the greedily pretrained stack)")
+    training.add_argument("--optimizer", default=d.optimizer, choices=("lbfgs-b", "lbfgs"),
+                          help=f"lbfgs-b: scipy's L-BFGS-B; lbfgs: nnlite's own L-BFGS, less work per "
+                               f"iteration (faster on a GPU) (default: {d.optimizer})")
+    training.add_argument("--dtype", default=d.dtype, choices=("float64", "float32"),
+                          help=f"precision of autoencoder training (default: {d.dtype})")
+    training.add_argument("--backend", default=d.backend,
+                          help="array backend: numpy, cupy, cudamat (default: numpy, or $NNLITE_BACKEND)")
+    training.add_argument("--seed", type=int, default=d.random_state,
+                          help=f"seed of every random step: image subset, hold-out, patches, initial "
+                               f"weights, classifiers (default: {d.random_state})")
+    return {"patches": patches, "model": model, "training": training}
+
+
+def add_output_arguments(parser, default, help):
+    """The output group: ``--output DIR`` (its default and what it holds differ per command), --quiet."""
+    output = parser.add_argument_group("output")
+    output.add_argument("--output", default=default, metavar="DIR", help=help)
+    output.add_argument("--quiet", action="store_true",
+                        help="no progress lines on stderr (the results are still printed)")
+    return output
+
+
+# ------------------------------------------------------------- to settings
+def library_error(error, flags=None):
+    """A ValueError with ``error``'s message, the setting it starts with replaced by its flag.
+
+    ``flags`` maps setting names to flags (default: :data:`FLAGS`, the
+    PatchSettings fields).
+    """
+    flags = FLAGS if flags is None else flags
+    message = str(error)
+    match = re.match(r"(\w+)", message)
+    if match and match.group(1) in flags:
+        message = flags[match.group(1)] + message[match.end():]
+    return ValueError(message)
+
+
+def patch_settings(args, hidden=None):
+    """The :class:`~nnlite.patch_model.PatchSettings` the flags describe, validated.
+
+    The one place both commands turn flags into a model: flags left unset
+    (``--rho``, ``--lambda``, ``--beta``, ``--output-activation``) are None,
+    and :meth:`PatchSettings.from_options` gives them the normalisation's
+    preset.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by a parser with :func:`add_model_arguments` and --quiet.
+    hidden : str, optional
+        One ``--hidden`` value (``'75'``, ``'200,50,200'``); None: the
+        library default.
+
+    Raises
+    ------
+    ValueError
+        The library's message, naming the flag instead of the field.
+    """
+    given = {"patch_size": args.patch_size, "num_patches": args.patches,
+             "normalization": args.normalization, "epsilon": args.epsilon,
+             "sparsity_param": args.rho, "lambda_": args.lambda_, "beta": args.beta,
+             "activation": args.activation, "output_activation": args.output_activation,
+             "max_iter": args.iterations, "finetune_iter": args.finetune_iterations,
+             "optimizer": args.optimizer, "dtype": args.dtype, "backend": args.backend,
+             "random_state": args.seed, "verbose": 0 if args.quiet else PROGRESS_EVERY}
+    if hidden is not None:
+        given["hidden"] = tuple(parse_hidden(hidden))
+    try:
+        return PatchSettings.from_options(**given).validate()
+    except ValueError as error:
+        raise library_error(error) from None
+
+
+# ------------------------------------------------------------------- parse
+def split_list(text, flag):
+    """``'a, b,c'`` -> ``['a', 'b', 'c']``; ValueError naming ``flag`` when empty."""
+    items = [item.strip() for item in str(text).split(",") if item.strip()]
+    if not items:
+        raise ValueError(f"{flag} needs at least one value, got {text!r}")
+    return items
+
+
+def parse_hidden(text):
+    """``'75'`` -> ``[75]``, ``'200,50,200'`` -> ``[200, 50, 200]``; ValueError naming the text."""
+    try:
+        sizes = [int(part) for part in str(text).replace(" ", "").split(",")]
+    except ValueError:
+        raise ValueError(f"--hidden must be an integer or a comma list like 200,50,200, "
+                         f"got {text!r}") from None
+    return check_hidden_sizes(sizes, name="--hidden")
+
+
+def parse_image_size(text):
+    """``'32x32'`` or ``'32'`` -> ``(32, 32)``; None stays None."""
+    if text is None:
+        return None
+    parts = str(text).lower().split("x")
+    try:
+        size = tuple(int(part) for part in parts)
+    except ValueError:
+        size = ()
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"--image-size must look like 32x32, got {text!r}")
+    return size
+
+
+def resolve_source(args):
+    """(source, path) from the positionals or their ``--dataset/--data`` synonyms."""
+    source, path = args.source, args.path
+    for flag, given, positional in (("--dataset", args.dataset, source), ("--data", args.data, path)):
+        if given is not None and positional is not None and given != positional:
+            raise ValueError(f"{flag} {given!r} contradicts the positional argument {positional!r}")
+    source = source or args.dataset or "sample"
+    path = path or args.data
+    if source not in SOURCES:
+        raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
+    if source == "sample" and path is not None:
+        raise ValueError(f"the 'sample' source takes no path, got {path!r}")
+    if source != "sample" and path is None:
+        raise ValueError(f"the {source!r} source needs a path: nnlite {args.command} {source} PATH")
+    return source, path
+
+
+def data_options(args, source):
+    """Loader options of the data flags for ``source`` (decoding progress off with --quiet)."""
+    options = {"cache_dir": args.cache_dir, "image_size": parse_image_size(args.image_size)}
+    if source == "folder":
+        options["progress"] = not args.quiet
+    return options
+
+
+def parse_strides(text):
+    """``'1,2,4'`` -> ``[1, 2, 4]``; ValueError naming a bad entry."""
+    strides = []
+    for item in split_list(text, "--strides"):
+        if not item.isdigit() or int(item) < 1:
+            raise ValueError(f"--strides must be positive integers, got {item!r}")
+        strides.append(int(item))
+    return strides
+
+
+def parse_feature_layers(text):
+    """``'middle,first,2'`` -> ``['middle', 'first', 2]``."""
+    layers = []
+    for item in split_list(text, "--feature-layer"):
+        if item.isdigit():
+            layers.append(int(item))
+        elif item in ("middle", "first", "concat"):
+            layers.append(item)
+        else:
+            raise ValueError(f"--feature-layer must be middle, first, concat or a number, got {item!r}")
+    return layers
+
+
+def parse_classifier_options(items):
+    """``['logistic.C=0.01']`` -> ``{'logistic': {'C': 0.01}}`` (JSON values parsed, else strings)."""
+    options = {}
+    for item in items:
+        name, _, rest = item.partition(".")
+        param, equals, value = rest.partition("=")
+        if not name or not param or not equals:
+            raise ValueError(f"--set takes NAME.PARAM=VALUE (e.g. logistic.C=0.01), got {item!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        options.setdefault(name, {})[param] = parsed
+    return options
+
+
+def parse_holdout(text, flag="--holdout"):
+    """``'10000'`` -> 10000, ``'0.2'`` -> 0.2; ValueError naming ``flag`` otherwise."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag} must be a number of images or a fraction, got {text!r}") from None
+    if value >= 1 and value == int(value):
+        return int(value)
+    if 0 < value < 1:
+        return value
+    raise ValueError(f"{flag} must be a positive integer or a fraction in (0, 1), got {text!r}")
+
+
+# ------------------------------------------------------------------ output
+def check_output_folder(path, flag="--output"):
+    """Raise ValueError unless folder ``path`` exists or can be created (checked before any work)."""
+    if path is None:
+        return None
+    folder = os.path.abspath(os.path.expanduser(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"{flag} {path!r} is a file, not a folder")
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{flag} {path!r} cannot be created: {existing!r} is a file")
+    if not os.access(existing, os.W_OK):
+        raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} is read-only")
+    return folder
+
+
+def check_output_file(path, flag):
+    """Raise ValueError unless file ``path`` can be written (its folder exists; it is not a folder)."""
+    if path is None:
+        return None
+    target = os.path.abspath(os.path.expanduser(path))
+    parent = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise ValueError(f"{flag} {path!r} is a folder, not a file")
+    if not os.path.isdir(parent):
+        raise ValueError(f"{flag} {path!r} cannot be written: the folder {parent!r} does not exist")
+    if not os.access(parent, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+        raise ValueError(f"{flag} {path!r} cannot be written (read-only)")
+    return target
+
+
+def progress_printer(args):
+    """A callable that prints one progress line on stderr, or None with --quiet."""
+    if args.quiet:
+        return None
+    return lambda text: print(text, file=sys.stderr, flush=True)
