@@ -1,0 +1,206 @@
+"""The report's study functions on tiny data: shapes, JSON round trip, figures, LaTeX, monotone sanity."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from nnlite.patch_model import PatchSettings
+from nnlite.studies import hyperparameters, latex, pictures, relu, sample_size
+from nnlite.studies.common import decode_png, encode_png
+
+#: A model small enough to train in a fraction of a second.
+TINY = PatchSettings(hidden=(8,), patch_size=4, num_patches=400, max_iter=20)
+SHAPE = (16, 16, 3)
+
+
+@pytest.fixture(scope="module")
+def images():
+    """24 smooth random colour images of 16x16 (uint8), as rows."""
+    rng = np.random.default_rng(7)
+    fields = rng.normal(size=(24,) + SHAPE).cumsum(axis=1).cumsum(axis=2)
+    low, high = fields.min(axis=(1, 2, 3), keepdims=True), fields.max(axis=(1, 2, 3), keepdims=True)
+    return np.rint(255 * (fields - low) / (high - low)).astype(np.uint8).reshape(24, -1)
+
+
+def round_trip(result):
+    """The result after a trip through JSON text (must be equal)."""
+    restored = json.loads(json.dumps(result))
+    assert restored == result
+    return restored
+
+
+def test_png_encoding_round_trip():
+    grid = np.random.default_rng(0).uniform(size=(9, 7, 3))
+    assert np.array_equal(decode_png(encode_png(grid)), np.rint(grid * 255).astype(np.uint8))
+
+
+def test_pictures(images, tmp_path):
+    result = round_trip(pictures.run_pictures(images, SHAPE, settings=TINY, n_images=4, random_state=3))
+    assert result["n_images"] == 4
+    assert decode_png(result["filters_png"]).shape == (3 * 5 + 1, 3 * 5 + 1, 3)  # 8 tiles: 3x3 grid
+    assert decode_png(result["patches_png"]).ndim == 3
+    assert result["settings"]["random_state"] == 3
+    paths = pictures.figures_pictures(result, tmp_path)
+    assert sorted(os.path.basename(p) for p in paths) == ["pictures.pdf", "pictures.png"]
+    assert all(os.path.getsize(p) > 0 for p in paths)
+    assert pictures.macros_pictures(result)["PicturesHidden"] == "8"
+
+
+def test_hyperparameters_share_the_default_and_follow_the_theory(images, tmp_path):
+    sweeps = {"sparsity_param": [0.01, 0.3], "max_iter": [2, 20, 80]}
+    result = round_trip(hyperparameters.run_hyperparameters(images, SHAPE, base=TINY, sweeps=sweeps,
+                                                            n_eval=500))
+    # the default (rho 0.01, 20 iterations) is trained once and shared by both sweeps
+    assert len(result["models"]) == 4
+    assert result["sweeps"]["sparsity_param"][0] == result["sweeps"]["max_iter"][1]
+    rho = [result["models"][i] for i in result["sweeps"]["sparsity_param"]]
+    assert rho[1]["mean_activation"] > rho[0]["mean_activation"]  # mean activation grows with rho
+    iterations = [result["models"][i]["reconstruction_error"] for i in result["sweeps"]["max_iter"]]
+    assert iterations[0] > iterations[1] > iterations[2]  # more iterations, better reconstruction
+    for model in result["models"]:
+        assert 0.0 <= model["dead_fraction"] <= 1.0 and 0.0 <= model["saturated_fraction"] <= 1.0
+    names = sorted(os.path.basename(p) for p in hyperparameters.figures_hyperparameters(result, tmp_path))
+    assert names == sorted(f"hyper_{n}.{e}" for n in ("rho", "iterations", "numbers") for e in ("png", "pdf"))
+    header, rows = hyperparameters.tables_hyperparameters(result)["HyperTable"]
+    assert len(rows) == 5 and all(len(row) == len(header) for row in rows)
+    macros = hyperparameters.macros_hyperparameters(result)
+    assert macros["HyperRhoSentence"].startswith("The mean hidden activation rises")
+    assert "falls with every increase" in macros["HyperIterSentence"]
+
+
+def test_hyperparameters_normalisation_takes_its_preset(images):
+    result = hyperparameters.run_hyperparameters(images, SHAPE, base=TINY, n_eval=200,
+                                                 sweeps={"normalization": ["spec", "zca"]})
+    zca = result["models"][result["sweeps"]["normalization"][1]]["settings"]
+    assert zca["normalization"] == "zca" and zca["output_activation"] == "identity"
+    assert zca["hidden"] == [8] and zca["max_iter"] == TINY.max_iter
+
+
+def test_hyperparameters_reject_unknown_names(images):
+    with pytest.raises(ValueError, match="cannot sweep"):
+        hyperparameters.run_hyperparameters(images, SHAPE, base=TINY, sweeps={"momentum": [0.9]})
+
+
+def test_sample_size_with_a_classifier_hook(images, tmp_path):
+    calls = []
+
+    def evaluate(model):  # a stand-in classifier: accuracy grows with the number of patches
+        calls.append(model.settings.num_patches)
+        return 0.1 + model.settings.num_patches / 1000
+
+    result = round_trip(sample_size.run_sample_size(images, SHAPE, sizes=[50, 200], n_seeds=3, base=TINY,
+                                                    evaluate=evaluate, n_eval=200))
+    assert len(result["runs"]) == 6 and len(set(result["seeds"])) == 3
+    assert calls == [50, 50, 50, 200, 200, 200]
+    sizes, means, stds = sample_size.summarize(result, "accuracy")
+    assert sizes == [50, 200] and np.allclose(means, [0.15, 0.3]) and np.allclose(stds, 0)
+    assert all(run["training_time"] > 0 for run in result["runs"])
+    assert len(sample_size.figures_sample_size(result, tmp_path)) == 2
+    assert "more patches helped" in sample_size.macros_sample_size(result)["SampleSizeSentence"]
+    header, rows = sample_size.tables_sample_size(result)["SampleSizeTable"]
+    assert rows[0][0] == "50" and "15.0" in rows[0][1]
+
+
+def test_sample_size_without_hook_reports_no_accuracy(images):
+    result = sample_size.run_sample_size(images, SHAPE, sizes=[50], n_seeds=2, base=TINY, n_eval=100)
+    assert all(run["accuracy"] is None for run in result["runs"])
+    assert "No classification accuracy" in sample_size.macros_sample_size(result)["SampleSizeSentence"]
+
+
+def test_relu_against_sigmoid(images, tmp_path):
+    result = round_trip(relu.run_relu(images, SHAPE, base=TINY, n_seeds=3, n_eval=200))
+    assert [run["activation"] for run in result["runs"]] == ["sigmoid", "relu"] * 3
+    for run in result["runs"]:
+        assert len(run["loss_curve"]) == len(run["time_curve"]) == run["n_iter"] + 1
+        assert run["loss_curve"][-1] < run["loss_curve"][0]
+        assert 0 <= run["iterations_99"] <= run["n_iter"]
+    # same seed -> same patches and weights: the two activations start from the same reconstruction
+    assert result["runs"][0]["seed"] == result["runs"][1]["seed"]
+    assert relu.figures_relu(result, tmp_path)[0].endswith("relu_convergence.png")
+    sentence = relu.macros_relu(result)["ReluSentence"]
+    assert sentence.endswith(("ReLU converged faster here.", "ReLU did not converge faster here."))
+    assert len(relu.tables_relu(result)["ReluTable"][1]) == 2
+
+
+def _curve_run(activation, costs, step):
+    return {"activation": activation, "loss_curve": costs, "final_cost": costs[-1],
+            "time_curve": [step * k for k in range(len(costs))],
+            "iterations_99": relu.time_to_fraction(costs, range(len(costs)))[0],
+            "seconds_99": relu.time_to_fraction(costs, [step * k for k in range(len(costs))])[1]}
+
+
+def test_relu_conclusion_is_chosen_by_the_data():
+    fast, slow = [10.0, 2.0, 1.0, 1.0, 1.0], [10.0, 8.0, 6.0, 3.0, 1.5]
+    base = {"max_iter": 4, "num_patches": 100}
+    quicker = {"runs": [_curve_run("sigmoid", slow, 0.1), _curve_run("relu", fast, 0.1)], "seeds": [1],
+               "base": base}
+    macros = relu.macros_relu(quicker)
+    assert macros["ReluSentence"].endswith("ReLU converged faster here.")
+    assert macros["ReluReachSentence"].startswith("ReLU reached the sigmoid's final cost in 50")
+    slower = {"runs": [_curve_run("sigmoid", fast, 0.1), _curve_run("relu", slow, 0.1)], "seeds": [1],
+              "base": base}
+    macros = relu.macros_relu(slower)
+    assert macros["ReluSentence"].endswith("ReLU did not converge faster here.")
+    assert "stayed above the sigmoid's final cost in 1 of 1" in macros["ReluReachSentence"]
+
+
+def test_time_to_fraction():
+    costs, times = [10.0, 5.0, 2.0, 1.1, 1.0], [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert relu.time_to_fraction(costs, times, 0.5) == (1, 0.1)
+    assert relu.time_to_fraction(costs, times, 0.85) == (2, 0.2)
+    assert relu.time_to_fraction(costs, times, 0.99) == (4, 0.4)
+
+
+# ------------------------------------------------------------------ LaTeX
+def test_escape_every_special_character():
+    assert latex.escape("a_b & 50% $x$ #1 {y} ~ ^ \\") == (
+        r"a\_b \& 50\% \$x\$ \#1 \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}")
+    assert latex.escape(latex.Tex(r"$\rho$")) == r"$\rho$"
+
+
+def test_format_number():
+    assert latex.format_number(0.0123) == "$0.0123$"
+    assert latex.format_number(1.5e-5) == r"$1.5\times10^{-5}$"
+    assert latex.format_number(1e-4) == "$0.0001$"
+    assert latex.format_number(1e-5) == "$10^{-5}$"
+    assert latex.format_number(0) == "$0$"
+    assert latex.format_number(float("nan")) == "--"
+    assert latex.format_number(2e-5, plain=True) == "2e-5"
+
+
+def test_macro_names_are_letters_only():
+    assert latex.macro_definition("StudyX", "a_b") == r"\newcommand{\StudyX}{a\_b}"
+    for bad in ("Study1", "my_macro", ""):
+        with pytest.raises(ValueError, match="letters only"):
+            latex.macro_name(bad)
+
+
+def test_tabular_body_checks_row_length():
+    body = latex.tabular_body(["a", "b_c"], [[1, latex.Tex("$x$")]])
+    assert body.splitlines() == [r"a & b\_c \\", r"\midrule", r"1 & $x$ \\"]
+    with pytest.raises(ValueError, match="cells"):
+        latex.tabular_body(["a", "b"], [[1]])
+
+
+def test_render_study_marks_a_missing_study():
+    assert r"\newcommand" not in latex.render_study("sample_size")
+    text = latex.render_study("sample_size", {"Value": "1"}, {"Table": (["x"], [["y"]])})
+    assert r"\newcommand{\StudySampleSizeDone}{1}" in text and r"\newcommand{\Table}" in text
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_generated_macros_typeset(tmp_path):
+    nasty = "50% of a_b & {c} #1 ~ ^ \\ $"
+    latex.write_generated(tmp_path, "demo", {"Nasty": nasty, "Math": latex.Tex(latex.format_number(3e-7))},
+                          {"DemoTable": (["h_1", "h%2"], [[nasty, latex.Tex("$x$")]])})
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage{booktabs}\\input{demo.tex}"
+        "\\begin{document}\\Nasty\\ \\Math\\begin{tabular}{ll}\\DemoTable\\end{tabular}"
+        "\\ifcsname StudyDemoDone\\endcsname done\\fi\\end{document}\n")
+    status = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert status.returncode == 0, status.stdout[-2000:]
