@@ -1,4 +1,8 @@
-"""Layers and activations."""
+"""Layers (the :class:`Layer` interface and :class:`Dense`) and activations.
+
+A layer owns its forward and backward passes; see :mod:`nnlite.layers.base`
+for the interface a new layer type implements.
+"""
 
 from .activations import ACTIVATIONS, Activation, Identity, ReLU, Sigmoid, get_activation
 from .base import Layer
