@@ -7,19 +7,21 @@ Run from the repository root::
         --pretrain-iter 400 --finetune-iter 400                       # a full-size run
     python examples/pretrain_deep_autoencoder.py --hidden 400,100,25,100,400 --activation relu
 
-What it does: samples 8x8x3 patches from scikit-learn's two bundled photos
-(no download), normalises them (SPEC: per channel, clip to mean +- 3 sd, map
-to [0.1, 0.9]), greedily pretrains one sparse autoencoder per encoder layer
-of ``--hidden`` (``[200, 50, 200]``: ``192 -> 200 -> 192``, then ``200 -> 50
--> 200`` on the first stage's codes), unrolls them into one deep network and
-fine-tunes it with L-BFGS (:class:`nnlite.stacked.StackedAutoencoder`).
+What it does: a :class:`nnlite.patch_model.PatchModel` samples 8x8x3 patches
+from scikit-learn's two bundled photos (no download), normalises them (SPEC:
+per channel, clip to mean +- 3 sd, map to [0.1, 0.9]) and trains a
+:class:`nnlite.stacked.StackedAutoencoder` on them: one sparse autoencoder
+per encoder layer of ``--hidden`` is pretrained greedily (``[200, 50, 200]``:
+``192 -> 200 -> 192``, then ``200 -> 50 -> 200`` on the first stage's codes),
+the stages are unrolled into one deep network, which L-BFGS fine-tunes.  The
+example then shows the stages on their own.
 
 What it writes under ``--out`` (default ``nnlite-out/deep-autoencoder``):
 
 * ``stage1.npz``, ``stage2.npz``, ...: every pretraining stage as a model
   file (``nnlite.load_model(path)`` gives a fitted ``SparseAutoencoder``);
-* ``stacked.npz``: the fine-tuned ``StackedAutoencoder``
-  (``nnlite.stacked.StackedAutoencoder.load(path)``);
+* ``stacked.npz``: the patch model (``nnlite.PatchModel.load(path)``; the
+  fine-tuned ``StackedAutoencoder`` alone: ``nnlite.load_model(path)``);
 * ``filters.png``: the first layer's filters (one tile per hidden unit; the
   default 100 iterations leave them noisy);
 * ``summary.json``: the costs and times printed at the end.
@@ -39,14 +41,11 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nnlite.data import load_dataset  # noqa: E402
-from nnlite.data.patches import sample_patches_raw  # noqa: E402
 from nnlite.display import display_layer  # noqa: E402
-from nnlite.preprocessing import normalize_data  # noqa: E402
+from nnlite.patch_model import PatchModel, PatchSettings  # noqa: E402
 from nnlite.stacked import StackedAutoencoder  # noqa: E402
 
 
@@ -77,28 +76,26 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    hidden = [int(size) for size in args.hidden.split(",")]
-    rng = np.random.default_rng(args.seed)
+    hidden = tuple(int(size) for size in args.hidden.split(","))
     start = time.perf_counter()
     photos = load_dataset("sample")
-    X = normalize_data(sample_patches_raw(photos.images, args.patches, args.patch_size,
-                                          image_shape=photos.image_shape, random_state=rng))
-    print(f"{X.shape[0]} patches of {X.shape[1]} values in {time.perf_counter() - start:.1f}s")
-
-    settings = dict(hidden_size=hidden, activation=args.activation,
-                    output_activation="identity" if args.linear_decoder else "sigmoid",
-                    sparsity_param=args.sparsity, lambda_=args.lambda_, beta=args.beta,
-                    pretrain_iter=args.pretrain_iter, finetune_iter=args.finetune_iter,
-                    verbose=10 if args.verbose else False)
-    model = StackedAutoencoder(**settings, random_state=rng).fit(X)
+    settings = PatchSettings(hidden=hidden, patch_size=args.patch_size, num_patches=args.patches,
+                             activation=args.activation,
+                             output_activation="identity" if args.linear_decoder else "sigmoid",
+                             sparsity_param=args.sparsity, lambda_=args.lambda_, beta=args.beta,
+                             max_iter=args.pretrain_iter, finetune_iter=args.finetune_iter,
+                             random_state=args.seed, verbose=10 if args.verbose else 0)
+    patch_model = PatchModel(settings).fit(photos.images, photos.image_shape, progress=print)
+    model = patch_model.encoder_
+    X = patch_model.training_patches(photos.images, photos.image_shape)
     os.makedirs(args.out, exist_ok=True)
-    summary = {"hidden_size": hidden, "n_patches": int(X.shape[0]), "stages": []}
+    summary = {"hidden_size": list(hidden), "n_patches": int(X.shape[0]), "stages": []}
     for number, (stage, record) in enumerate(zip(model.stage_models(), model.stage_results_), 1):
         path = stage.save(os.path.join(args.out, f"stage{number}.npz"))
         print(f"stage {number} {record['sizes']}: {record['n_iter']} iterations, cost "
               f"{record['cost']:.5f}, {record['time']:.1f}s -> {path}")
         summary["stages"].append({key: record[key] for key in ("sizes", "n_iter", "cost", "time")})
-    path = model.save(os.path.join(args.out, "stacked.npz"))
+    path = patch_model.save(os.path.join(args.out, "stacked.npz"), data={"name": photos.name})
     summary.update(
         pretrained_cost=model.loss_curve_[0], finetuned_cost=model.cost_,
         pretrained_reconstruction_error=model.pretrained_reconstruction_error_,
@@ -110,14 +107,14 @@ def main(argv=None):
           f"{model.pretrained_reconstruction_error_:.5f} -> {summary['finetuned_reconstruction_error']:.5f}, "
           f"{model.finetuning_time_:.1f}s -> {path}")
     if args.compare_random:
-        random = StackedAutoencoder(**dict(settings, pretrain=False), random_state=rng).fit(X)
+        random = StackedAutoencoder(**dict(model.get_params(), pretrain=False)).fit(X)
         summary.update(random_cost=random.cost_, random_reconstruction_error=random.reconstruction_error(X),
                        random_training_time=random.training_time_)
         print(f"from random weights: {random.n_iter_} iterations, cost {random.cost_:.5f}, "
               f"reconstruction error {summary['random_reconstruction_error']:.5f}, "
               f"{random.training_time_:.1f}s")
     filters = os.path.join(args.out, "filters.png")
-    display_layer(model.components_, filename=filters)
+    display_layer(patch_model.pixel_filters(), filename=filters, image_shape=patch_model.patch_shape_)
     print(f"first-layer filters -> {filters}")
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)

@@ -123,8 +123,7 @@ class PatchModel:
         shape = resolve_image_shape(images.shape[1], image_shape)
         say(f"sampling {s.num_patches} patches of {s.patch_size}x{s.patch_size} from "
             f"{images.shape[0]} images of {shape[0]}x{shape[1]}x{shape[2]}")
-        raw = sample_patches_raw(images, s.num_patches, s.patch_size, image_shape=shape,
-                                 random_state=np.random.default_rng(s.random_state))
+        raw = self._sample(images, shape)
         preprocessor = make_preprocessor(s.normalization, epsilon=s.epsilon, channels=shape[2])
         patches = preprocessor.fit_transform(raw)
         encoder = self._make_encoder()
@@ -149,6 +148,30 @@ class PatchModel:
             "image_shape": [int(v) for v in shape], "interrupted": bool(encoder.interrupted_),
             "training_time": self.training_time_}
         return self
+
+    def _sample(self, images, shape):
+        """The raw patches :meth:`fit` trains on (the same ones for the same ``random_state``)."""
+        s = self.settings
+        return sample_patches_raw(images, s.num_patches, s.patch_size, image_shape=shape,
+                                  random_state=np.random.default_rng(s.random_state))
+
+    def training_patches(self, images, image_shape=None):
+        """The preprocessed patches :meth:`fit` trained on, drawn again from the same ``images``.
+
+        Parameters
+        ----------
+        images : ndarray of shape (n_images, h * w * c) or MappedImages
+            The images given to :meth:`fit`.
+        image_shape : tuple of int, optional
+
+        Returns
+        -------
+        ndarray of shape (num_patches, p * p * c)
+            Identical to the training patches when ``random_state`` is an int.
+        """
+        self._check_fitted()
+        raw = self._sample(images, resolve_image_shape(images.shape[1], image_shape))
+        return self.preprocessor_.transform(raw)
 
     def _check_fitted(self):
         if not hasattr(self, "encoder_"):

@@ -203,3 +203,10 @@ def test_bad_settings_in_a_file(fitted, tmp_path):
     np.savez(broken, metadata=np.array(json.dumps(metadata)), **arrays)
     with pytest.raises(ModelFileError, match="invalid settings"):
         PatchModel.load(broken)
+
+
+def test_training_patches_are_the_ones_fit_used(fitted, images):
+    patches = fitted.training_patches(images)
+    assert patches.shape == (300, 192)
+    np.testing.assert_array_equal(patches[:100], fitted.example_patches_)
+    assert fitted.encoder_.reconstruction_error(patches) == fitted.summary_["reconstruction_error"]
