@@ -23,87 +23,11 @@ Backpropagation, with samples as rows (``A_0 = X``, ``A_l = layer_l(A_{l-1})``,
 import numpy as np
 
 from .backend import get_backend
-from .layers.base import Layer
+from .layers.base import check_layers
 from .losses.squared_error import SquaredError
 from .parameters import FlatParameters, ParameterTable, check_vector
 from .validation import check_data, check_int, check_random_state
-
-
-class Workspace:
-    """Arrays reused by every evaluation on batches of one size.
-
-    Attributes
-    ----------
-    n_samples : int
-    activations : list of arrays
-        ``activations[l]`` has shape ``(n_samples, layers[l].n_out)``.
-    deltas : list of arrays, same shapes.
-    scratch : dict width -> array of shape (n_samples, width)
-    penalty : list of list of dict
-        ``penalty[l][r]``: ``(n_units,)`` arrays ``'mean'`` and ``'grad'`` of
-        activity regularizer ``r`` on hidden layer ``l``.
-    buffers : list of dict
-        ``buffers[l]``: the arrays of ``layers[l].buffer_shapes(n_samples)``.
-    """
-
-    def __init__(self, backend, layers, n_samples, n_activity_regularizers):
-        self.n_samples = n_samples
-        widths = [layer.n_out for layer in layers]
-        self.activations = [backend.empty((n_samples, width)) for width in widths]
-        self.deltas = [backend.empty((n_samples, width)) for width in widths]
-        self.scratch = {width: backend.empty((n_samples, width)) for width in set(widths)}
-        self.penalty = [[{"mean": backend.empty((width,)), "grad": backend.empty((width,))}
-                         for _ in range(n_activity_regularizers)] for width in widths[:-1]]
-        self.buffers = [{name: backend.empty(tuple(shape))
-                         for name, shape in layer.buffer_shapes(n_samples).items()} for layer in layers]
-
-
-def check_layers(layers):
-    """Return ``layers`` as a list after checking the layer interface and that the sizes chain.
-
-    Parameters
-    ----------
-    layers : iterable of Layer
-
-    Returns
-    -------
-    list of Layer
-
-    Raises
-    ------
-    ValueError
-        For an object that is not a :class:`~nnlite.layers.Layer`, no
-        layers, a size that is not a positive integer, sizes that do
-        not chain (``layers[i].n_out != layers[i+1].n_in``), or a shared
-        parameter whose owner is not one of ``layers``.
-    """
-    layers = list(layers)
-    if not layers:
-        raise ValueError("a network needs at least one layer, got none")
-    for index, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise ValueError(f"layer {index} must be an nnlite.layers.Layer (with n_in, n_out, "
-                            f"param_specs, forward and backward), got {type(layer).__name__}: {layer!r}")
-        for label in ("n_in", "n_out"):
-            check_int(getattr(layer, label), f"layer {index} ({type(layer).__name__}) {label}", minimum=1)
-    for index in range(len(layers) - 1):
-        if layers[index].n_out != layers[index + 1].n_in:
-            raise ValueError(
-                f"layer {index} outputs {layers[index].n_out} units but layer {index + 1} "
-                f"expects {layers[index + 1].n_in} inputs")
-    for index, layer in enumerate(layers):
-        own = {spec.name for spec in layer.param_specs()}
-        for local, (owner, name) in layer.shared_params().items():
-            if local in own:
-                raise ValueError(f"layer {index} ({layer!r}) names both its own parameter and a shared "
-                                 f"one {local!r}")
-            if not any(owner is other for other in layers):
-                raise ValueError(f"layer {index} ({layer!r}) shares parameter {local!r} with {owner!r}, "
-                                 f"which is not a layer of this network")
-            if not any(spec.name == name for spec in owner.param_specs()):
-                raise ValueError(f"layer {index} ({layer!r}) shares parameter {name!r} of {owner!r}, "
-                                 f"which has no such parameter")
-    return layers
+from .workspace import Workspace
 
 
 class Network:
@@ -136,7 +60,7 @@ class Network:
     Raises
     ------
     ValueError
-        See :func:`check_layers`; also when an activity penalty cannot act on
+        See :func:`nnlite.layers.base.check_layers`; also when an activity penalty cannot act on
         a hidden layer's activation (e.g. KL sparsity on an identity layer).
     """
 

@@ -206,3 +206,51 @@ class Layer:
             target[...] = value
             return
         object.__setattr__(self, name, value)
+
+
+def check_layers(layers):
+    """Return ``layers`` as a list after checking the layer interface and that the sizes chain.
+
+    Parameters
+    ----------
+    layers : iterable of Layer
+
+    Returns
+    -------
+    list of Layer
+
+    Raises
+    ------
+    ValueError
+        For an object that is not a :class:`~nnlite.layers.Layer`, no
+        layers, a size that is not a positive integer, sizes that do
+        not chain (``layers[i].n_out != layers[i+1].n_in``), or a shared
+        parameter whose owner is not one of ``layers``.
+    """
+    layers = list(layers)
+    if not layers:
+        raise ValueError("a network needs at least one layer, got none")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"layer {index} must be an nnlite.layers.Layer (with n_in, n_out, "
+                            f"param_specs, forward and backward), got {type(layer).__name__}: {layer!r}")
+        for label in ("n_in", "n_out"):
+            check_int(getattr(layer, label), f"layer {index} ({type(layer).__name__}) {label}", minimum=1)
+    for index in range(len(layers) - 1):
+        if layers[index].n_out != layers[index + 1].n_in:
+            raise ValueError(
+                f"layer {index} outputs {layers[index].n_out} units but layer {index + 1} "
+                f"expects {layers[index + 1].n_in} inputs")
+    for index, layer in enumerate(layers):
+        own = {spec.name for spec in layer.param_specs()}
+        for local, (owner, name) in layer.shared_params().items():
+            if local in own:
+                raise ValueError(f"layer {index} ({layer!r}) names both its own parameter and a shared "
+                                 f"one {local!r}")
+            if not any(owner is other for other in layers):
+                raise ValueError(f"layer {index} ({layer!r}) shares parameter {local!r} with {owner!r}, "
+                                 f"which is not a layer of this network")
+            if not any(spec.name == name for spec in owner.param_specs()):
+                raise ValueError(f"layer {index} ({layer!r}) shares parameter {name!r} of {owner!r}, "
+                                 f"which has no such parameter")
+    return layers
