@@ -98,8 +98,12 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
                                  sparsity_param=self.sparsity_param, beta=self.beta,
                                  backend=self.backend, dtype=self.dtype)
 
+    def _iterations(self):
+        """L-BFGS iterations of :meth:`fit` (the stack's fine-tuning overrides it)."""
+        return self.max_iter
+
     def _trainer(self):
-        return make_optimizer(self.optimizer, max_iter=self.max_iter, tol=self.tol,
+        return make_optimizer(self.optimizer, max_iter=self._iterations(), tol=self.tol,
                               verbose=self.verbose)
 
     def fit(self, X, y=None):

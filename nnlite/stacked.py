@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .autoencoder import build_autoencoder
 from .estimator import SparseAutoencoder
 from .model_file import register_model
-from .optim import TrainingResult, make_optimizer
+from .optim import TrainingResult
 from .pretraining import Stage, encoder_sizes, per_stage, pretrain_stack, stage_settings, unroll
 from .validation import check_data, check_hidden_sizes, check_int, check_random_state
 
@@ -133,22 +133,11 @@ class StackedAutoencoder(SparseAutoencoder):
                                  output_activation=self.output_activation, backend=self.backend,
                                  dtype=self.dtype, **self._finetune_cost(plan))
 
-    def _trainer(self):
-        return make_optimizer(self.optimizer, max_iter=self.finetune_iter, tol=self.tol,
-                              verbose=self.verbose)
+    def _iterations(self):
+        return self.finetune_iter
 
     def fit(self, X, y=None):
-        """Pretrain (unless ``pretrain=False``), unroll and fine-tune on the rows of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
+        """Pretrain (unless ``pretrain=False``), unroll and fine-tune on ``X`` (n_samples, n_features); returns self."""
         X = check_data(X, name="X")
         plan = self._plan()
         check_int(self.finetune_iter, "finetune_iter", minimum=0 if self.pretrain else 1)

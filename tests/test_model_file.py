@@ -25,13 +25,15 @@ def _raw(path):
 
 
 @pytest.fixture
-def data(rng):
-    return rng.uniform(0.1, 0.9, (120, 12))
+def fitted(data):
+    """Any small fitted autoencoder: the file is what these tests look at."""
+    return SparseAutoencoder(hidden_size=4, max_iter=8, random_state=1).fit(data)
 
 
 @pytest.fixture
-def fitted(data):
-    return SparseAutoencoder(hidden_size=5, max_iter=15, random_state=0).fit(data)
+def data(rng):
+    """80 rows of 12 values in [0.1, 0.9]."""
+    return rng.uniform(0.1, 0.9, size=(80, 12))
 
 
 def test_version_2_layout_is_json_and_named_arrays(fitted, tmp_path):
@@ -43,7 +45,7 @@ def test_version_2_layout_is_json_and_named_arrays(fitted, tmp_path):
     assert metadata["format"] == "nnlite-model" and metadata["format_version"] == FORMAT_VERSION == 2
     assert metadata["estimator"]["class"] == "SparseAutoencoder"
     state = metadata["estimator"]["state"]
-    assert state["sizes"] == [12, 5, 12] and state["activations"] == ["sigmoid", "sigmoid"]
+    assert state["sizes"] == [12, 4, 12] and state["activations"] == ["sigmoid", "sigmoid"]
     assert state["params"]["sparsity_param"] == 0.01
     assert metadata["patch_shape"] == [2, 2, 3] and metadata["preprocessor"]["class"] == "PatchNormalizer"
     assert (metadata["settings"], metadata["summary"], metadata["data"], metadata["extra"]) == (
