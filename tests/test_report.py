@@ -1,5 +1,6 @@
 """The report runner: resumable (skips stored results), --force redoes, missing studies, PDF build."""
 
+import argparse
 import functools
 import json
 import os
@@ -8,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from nnlite.cli import report as cli_report
 from nnlite.data import Dataset
 from nnlite.patch_model import PatchSettings
 from nnlite.studies import REGISTRY, STUDY_NAMES, hyperparameters, pictures, relu, runner, sample_size
@@ -69,6 +71,7 @@ def test_registry_names():
     assert all(study.run is None or callable(study.run) for study in REGISTRY)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed")
 def test_report_builds_from_tiny_studies(dataset, tmp_path):
     """The real studies at toy size, then report/report.tex typeset with their generated inputs."""
@@ -89,3 +92,20 @@ def test_report_builds_from_tiny_studies(dataset, tmp_path):
     assert sorted(outcome["ran"]) == sorted(tiny)
     log = (tmp_path / "report.log").read_text(errors="replace")
     assert "Undefined control sequence" not in log and "LaTeX Error" not in log
+
+
+def report_command(argv):
+    """Parse ``argv`` with the ``nnlite report`` sub-parser alone and run it."""
+    parser = argparse.ArgumentParser(prog="nnlite")
+    cli_report.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report"] + argv)
+    return args.func(args)
+
+
+def test_report_command_runs_a_subset(tmp_path, capsys):
+    assert report_command(["--studies", "classification", "--no-pdf", "--quiet",
+                           "--output", str(tmp_path)]) == 0
+    assert (tmp_path / "generated" / "classification.tex").exists()
+    assert "output in" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown studies"):
+        report_command(["--studies", "nope", "--no-pdf", "--quiet", "--output", str(tmp_path)])
