@@ -8,8 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from nnlite.classify import (CLASSIFIER_NAMES, ClassificationSettings, ResultTable, check_test_classes,
-                             make_classifier, run_classification, stratified_holdout)
+from nnlite.classify import (CLASSIFIER_NAMES, ClassificationSettings, ResultTable, align_classes,
+                             check_test_classes, make_classifier, run_classification, stratified_holdout,
+                             study_split)
 from nnlite.data import Dataset
 from nnlite.patch_model import PatchModel, PatchSettings
 
@@ -57,6 +58,29 @@ def test_stratified_holdout_is_disjoint_stratified_and_seeded():
     assert np.array_equal(again[1], test)
     with pytest.raises(ValueError, match="hold-out .* got 100"):
         stratified_holdout(labels, 100)
+
+
+def test_study_split_holdout_validation_limit_and_given_test_set():
+    images, labels = synthetic_images(n=60)
+    data = Dataset(images, labels, ["a", "b", "c"], (12, 12, 3))
+    train, scored, protocol = study_split(data, holdout=12, random_state=0)
+    assert (len(train), len(scored), protocol["test"], protocol["n_holdout"]) == (48, 12, "stratified hold-out", 12)
+    assert np.array_equal(np.bincount(scored.labels), [4, 4, 4])
+    again = study_split(data, holdout=12, validation=6, train_limit=30, random_state=0)
+    assert (len(again[0]), len(again[1]), again[2]["n_validation"]) == (30, 6, 6)
+    assert again[2]["test"] == "validation split of the training images (stratified hold-out unused)"
+    # no validation image is a training image, and none was in the hold-out
+    assert not set(map(bytes, again[1].images)) & set(map(bytes, again[0].images))
+    assert not set(map(bytes, again[1].images)) & set(map(bytes, scored.images))
+    # a given test set's labels follow the training set's class names
+    renamed = Dataset(images[:6], [0, 1, 0, 1, 0, 1], ["c", "a"], (12, 12, 3))
+    assert align_classes(renamed, data).labels.tolist() == [2, 0, 2, 0, 2, 0]
+    train, scored, protocol = study_split(data, renamed, test_name="separate")
+    assert len(train) == 60 and protocol == {"test": "separate"} and scored.class_names == ["a", "b", "c"]
+    with pytest.raises(ValueError, match=r"lacks: \['z'\]"):
+        align_classes(Dataset(images[:2], [0, 0], ["z"], (12, 12, 3)), data)
+    with pytest.raises(ValueError, match="not both"):
+        study_split(data, renamed, holdout=5)
 
 
 def test_test_classes_missing_from_training_are_refused():
@@ -161,7 +185,8 @@ def test_same_settings_same_numbers():
     ({"classifier_options": {"logistc": {"C": 1}}}, "classifier_options names an unknown classifier 'logistc'"),
     ({"classifier_options": {"logistic": 1}}, "classifier_options['logistic'] must be a dict"),
     ({"strides": (0,)}, "stride must be a positive integer, got 0"),
-    ({"feature_layers": ("last",)}, "feature layer 'last'"),
+    ({"feature_layers": ("last",)}, "feature_layers must hold middle, first, concat or layer numbers >= 1, got 'last'"),
+    ({"feature_layers": (0,)}, "feature_layers must hold middle, first, concat or layer numbers >= 1, got 0"),
     ({"pooling": "median"}, "pooling must be one of none, sum, mean, max, got 'median'"),
     ({"pool_grid": 0}, "pool_grid must be a positive integer, got 0"),
     ({"feature_dtype": "int8"}, "feature_dtype"),

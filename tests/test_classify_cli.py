@@ -113,11 +113,11 @@ def test_classify_refuses_test_classes_missing_from_training(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--strides", "0"], "--strides must be positive integers, got '0'"),
+    (["--strides", "0"], "--strides must be a positive integer, got 0"),
     (["--strides", "13"], "stride 13 is larger than the 12x12 image"),
     (["--classifiers", "svm"], "unknown classifier 'svm'"),
     (["--holdout", "-3"], "--holdout must be a positive integer or a fraction"),
-    (["--feature-layer", "last"], "--feature-layer must be middle, first, concat or a number, got 'last'"),
+    (["--feature-layer", "last"], "--feature-layer takes middle, first, concat or an integer, got 'last'"),
     (["--hidden", "10,5"], "must be symmetric"),
     (["--pool-grid", "0"], "--pool-grid must be a positive integer, got 0"),
     (["--patch-split", "train"], "would let the autoencoder see test images"),

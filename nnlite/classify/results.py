@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 
 import numpy as np
 
@@ -97,6 +98,34 @@ class ResultTable:
         widths = [max(len(line[k]) for line in lines) for k in range(len(header))]
         return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
                          for line in lines)
+
+    def save(self, folder, data=None):
+        """Write ``table.csv``, ``results.json``, ``accuracy.png`` and the trained models into ``folder``.
+
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            Created if missing.
+        data : dict, optional
+            JSON-ready description of the training data, stored in the model files.
+
+        Returns
+        -------
+        dict
+            ``table``, ``results``, ``plot``: paths; ``models``: list of paths
+            (``model-<sizes>.npz``).  Also kept in ``info['files']``.
+        """
+        folder = os.fspath(folder)
+        os.makedirs(folder, exist_ok=True)
+        models = [model.save(os.path.join(folder, "model-" + "-".join(map(str, model.hidden)) + ".npz"),
+                             data=data) for model in self.trained_models]
+        files = {"table": os.path.join(folder, "table.csv"), "results": os.path.join(folder, "results.json"),
+                 "plot": os.path.join(folder, "accuracy.png"), "models": models}
+        self.info["files"] = files
+        self.to_csv(files["table"])
+        self.plot(files["plot"])
+        self.to_json(files["results"])
+        return files
 
     def plot(self, path):
         """Bar plot of accuracy per feature set (groups) and classifier (bars) into ``path``."""

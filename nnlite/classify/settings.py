@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ..patch_model import PatchSettings
-from ..validation import check_int
+from ..validation import check_int, is_integer
 from .classifiers import CLASSIFIER_NAMES, check_classifier_name
 
 __all__ = ["ClassificationSettings", "FEATURE_LAYERS", "POOLINGS"]
@@ -104,8 +104,9 @@ class ClassificationSettings:
         if not self.feature_layers:
             raise ValueError("feature_layers must name at least one layer, got ()")
         for layer in self.feature_layers:
-            if layer not in FEATURE_LAYERS:
-                check_int(layer, f"feature layer {layer!r} (middle, first, concat or a number)", minimum=1)
+            if not (is_integer(layer) and layer >= 1) and layer not in FEATURE_LAYERS:
+                raise ValueError(f"feature_layers must hold {', '.join(FEATURE_LAYERS)} or layer numbers "
+                                 f">= 1, got {layer!r}")
         if not self.strides:
             raise ValueError("strides must hold at least one stride, got ()")
         for stride in self.strides:

@@ -14,8 +14,8 @@ import argparse
 import os
 import time
 
-from ..classify import ClassificationSettings, run_classification, stratified_holdout
-from ..data import Dataset, load_dataset, select_subset
+from ..classify import ClassificationSettings, run_classification, study_split
+from ..data import load_dataset
 from ..patch_model import PatchModel
 from .options import (add_data_arguments, add_model_arguments, add_output_arguments, check_output_file,
                       check_output_folder, data_options, library_error, parse_classifier_options,
@@ -43,7 +43,8 @@ Exit status: 0 success, 2 bad input (the message names it), 130 interrupted."""
 
 #: ClassificationSettings field -> the flag that sets it.
 FLAGS = {"classifiers": "--classifiers", "classifier_options": "--set", "pool_grid": "--pool-grid",
-         "pooling": "--pooling", "memory_limit": "--memory-limit", "stride": "--strides"}
+         "pooling": "--pooling", "memory_limit": "--memory-limit", "stride": "--strides",
+         "feature_layers": "--feature-layer"}
 
 
 def add_parser(subparsers):
@@ -121,66 +122,35 @@ def _has_test_split(source, path):
     return source == "pickle" and os.path.isdir(path) and os.path.isfile(os.path.join(path, "test.pk"))
 
 
-def _as_test_of(test, train):
-    """``test`` with its labels re-indexed to ``train``'s class names (matched by name)."""
-    names = [test.class_names[label] for label in test.labels]
-    unknown = sorted(set(names) - set(train.class_names))
-    if unknown:
-        raise ValueError(f"the test set has classes the training set lacks: {unknown}")
-    lookup = {name: index for index, name in enumerate(train.class_names)}
-    return Dataset(test.images, [lookup[name] for name in names], list(train.class_names),
-                   test.image_shape, None, test.name)
-
-
-def _load(args, source, path, split, limit):
-    return load_dataset(source, path, split=split, limit=limit, random_state=args.seed if limit else None,
+def _load(args, source, path, split, limit, say, labelled=True):
+    say(f"loading {source}" + (f" from {path}" if path else "") + f" ({split}) ...")
+    data = load_dataset(source, path, split=split, limit=limit, random_state=args.seed if limit else None,
                         **data_options(args, source))
+    if labelled and data.labels is None:
+        raise ValueError(f"{data.name!r} ({path or source}) has no labels; classification needs labelled "
+                         f"{split} images")
+    return data
 
 
-def load_data(args, source, path, say):
-    """(train, test, protocol): two labelled Datasets and how the test set was chosen (JSON-ready)."""
-    say(f"loading {source}" + (f" from {path}" if path else "") + f" ({args.split}) ...")
-    train = _load(args, source, path, args.split, args.limit)
-    if train.labels is None:
-        raise ValueError(f"{train.name!r} has no labels; classification needs a labelled split")
-    protocol = {"source": source, "path": path, "split": args.split, "name": train.name,
-                "image_shape": list(train.image_shape), "class_names": list(train.class_names)}
+def load_data(args, source, path, holdout, validation, say):
+    """(train, scored, protocol): the Datasets of :func:`~nnlite.classify.study_split` and its record."""
+    train = _load(args, source, path, args.split, args.limit, say)
+    test, test_name = None, None
     if args.test_data is not None:
-        test_source = args.test_source or source
-        say(f"loading the test set {test_source} from {args.test_data} ...")
-        test = _load(args, test_source, args.test_data, "test", args.test_limit)
-        if test.labels is None:
-            raise ValueError(f"the test set {args.test_data!r} has no labels")
-        protocol.update(test="separate", test_source=test_source, test_path=args.test_data)
-        return train, _as_test_of(test, train), protocol
-    if args.holdout is None and args.split == "train" and _has_test_split(source, path):
-        say(f"loading the {source} test split ...")
-        protocol.update(test="test split")
-        return train, _as_test_of(_load(args, source, path, "test", args.test_limit), train), protocol
-    holdout = parse_holdout(args.holdout if args.holdout is not None else "0.2")
-    train_index, test_index = stratified_holdout(train.labels, holdout, random_state=args.seed)
-    say(f"stratified hold-out: {test_index.size} test images, {train_index.size} for training "
-        f"(seed {args.seed})")
-    protocol.update(test="stratified hold-out", holdout=holdout, holdout_seed=args.seed,
-                    n_holdout=int(test_index.size))
-    return train.subset(train_index), train.subset(test_index), protocol
-
-
-def narrow_training(args, train, test, protocol, say):
-    """Apply ``--validation`` and ``--train-limit`` to the split made by :func:`load_data`."""
-    if args.validation is not None:
-        train_index, valid_index = stratified_holdout(train.labels, parse_holdout(args.validation, "--validation"),
-                                                      random_state=args.seed + 1)
-        train, test = train.subset(train_index), train.subset(valid_index)
-        protocol.update(test=f"validation split of the training images ({protocol['test']} unused)",
-                        n_validation=int(valid_index.size))
-        say(f"validation: {valid_index.size} training images held out for scoring; the test set is unused")
-    if args.train_limit is not None:
-        index = select_subset(len(train), args.train_limit, train.labels, random_state=args.seed)
-        if index is not None:
-            train = train.subset(index)
-        protocol.update(train_limit=args.train_limit)
-    return train, test
+        test_name = "separate"
+        test = _load(args, args.test_source or source, args.test_data, "test", args.test_limit, say)
+    elif args.holdout is None and args.split == "train" and _has_test_split(source, path):
+        test_name = "test split"
+        test = _load(args, source, path, "test", args.test_limit, say)
+    train_part, scored, protocol = study_split(train, test, holdout, validation, args.train_limit,
+                                               random_state=args.seed, test_name=test_name)
+    say(f"{len(train_part)} training and {len(scored)} scored images ({protocol['test']}, seed {args.seed})")
+    protocol = dict({"source": source, "path": path, "split": args.split, "name": train.name,
+                     "image_shape": list(train.image_shape), "class_names": list(train.class_names)},
+                    **protocol)
+    if test_name == "separate":
+        protocol.update(test_source=args.test_source or source, test_path=args.test_data)
+    return train_part, scored, protocol
 
 
 # -------------------------------------------------------------------- run
@@ -188,9 +158,8 @@ def run(args):
     """Run ``nnlite classify``; returns the exit status."""
     settings = classification_settings(args)
     source, path = resolve_source(args)
-    for flag, value in (("--holdout", args.holdout), ("--validation", args.validation)):
-        if value is not None:
-            parse_holdout(value, flag)
+    holdout, validation = (None if value is None else parse_holdout(value, flag)
+                           for flag, value in (("--holdout", args.holdout), ("--validation", args.validation)))
     if args.test_data is not None and args.holdout is not None:
         raise ValueError("use either --test-data or --holdout, not both")
     if args.patch_split is not None and args.patch_split in ("test", args.split):
@@ -202,15 +171,11 @@ def run(args):
     progress = progress_printer(args)
     say = progress or (lambda text: None)
     started = time.perf_counter()
-    train, test, protocol = load_data(args, source, path, say)
-    train, test = narrow_training(args, train, test, protocol, say)
+    train, test, protocol = load_data(args, source, path, holdout, validation, say)
     patch_images = None
     if args.patch_split is not None:
-        say(f"loading the {args.patch_split} split for the autoencoder's patches ...")
-        patch_images = _load(args, source, path, args.patch_split, args.patch_limit).images
+        patch_images = _load(args, source, path, args.patch_split, args.patch_limit, say, False).images
     loading = time.perf_counter() - started
-    say(f"{len(train)} training and {len(test)} test images ({protocol['test']}), "
-        f"{len(train.class_names)} classes" + (f", {len(train.folds)} folds" if train.folds else ""))
     table = run_classification(train, test, settings, models=models, patch_images=patch_images,
                                progress=progress)
     for described, model_path in zip(table.info["models"], args.model):
@@ -229,19 +194,11 @@ def run(args):
 
 
 def write_outputs(folder, json_path, table, data=None):
-    """``--output`` files (table.csv, results.json, accuracy.png, trained models) and ``--json``."""
+    """``--output`` files (:meth:`ResultTable.save`) and ``--json``; returns the paths written."""
     written = []
     if folder is not None:
-        os.makedirs(folder, exist_ok=True)
-        model_files = [model.save(os.path.join(folder, "model-" + "-".join(map(str, model.hidden)) + ".npz"),
-                                  data=data) for model in table.trained_models]
-        files = {"table": os.path.join(folder, "table.csv"), "results": os.path.join(folder, "results.json"),
-                 "plot": os.path.join(folder, "accuracy.png"), "models": model_files}
-        table.info["files"] = files
-        table.to_csv(files["table"])
-        table.plot(files["plot"])
-        table.to_json(files["results"])
-        written += [files["table"], files["plot"], files["results"], *model_files]
+        files = table.save(folder, data=data)
+        written += [files["table"], files["plot"], files["results"], *files["models"]]
     if json_path is not None:
         table.to_json(json_path)
         written.append(json_path)

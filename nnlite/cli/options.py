@@ -19,9 +19,9 @@ import os
 import re
 import sys
 
+from ..classify import FEATURE_LAYERS
 from ..data import SOURCES
 from ..patch_model import NORMALIZATIONS, PatchSettings
-from ..validation import check_hidden_sizes
 
 #: The library defaults the flags show and use.
 DEFAULTS = PatchSettings()
@@ -184,14 +184,24 @@ def split_list(text, flag):
     return items
 
 
+def parse_integers(text, flag, names=()):
+    """``'1, 2,4'`` -> ``[1, 2, 4]``; entries in ``names`` stay strings (the library checks values)."""
+    values = []
+    for item in split_list(text, flag):
+        if item in names:
+            values.append(item)
+            continue
+        try:
+            values.append(int(item))
+        except ValueError:
+            choices = f"{', '.join(names)} or an integer" if names else "integers"
+            raise ValueError(f"{flag} takes {choices}, got {item!r}") from None
+    return values
+
+
 def parse_hidden(text):
-    """``'75'`` -> ``[75]``, ``'200,50,200'`` -> ``[200, 50, 200]``; ValueError naming the text."""
-    try:
-        sizes = [int(part) for part in str(text).replace(" ", "").split(",")]
-    except ValueError:
-        raise ValueError(f"--hidden must be an integer or a comma list like 200,50,200, "
-                         f"got {text!r}") from None
-    return check_hidden_sizes(sizes, name="--hidden")
+    """``'75'`` -> ``[75]``, ``'200,50,200'`` -> ``[200, 50, 200]`` (PatchSettings checks the sizes)."""
+    return parse_integers(text, "--hidden")
 
 
 def parse_image_size(text):
@@ -236,26 +246,13 @@ def data_options(args, source):
 
 
 def parse_strides(text):
-    """``'1,2,4'`` -> ``[1, 2, 4]``; ValueError naming a bad entry."""
-    strides = []
-    for item in split_list(text, "--strides"):
-        if not item.isdigit() or int(item) < 1:
-            raise ValueError(f"--strides must be positive integers, got {item!r}")
-        strides.append(int(item))
-    return strides
+    """``'1,2,4'`` -> ``[1, 2, 4]``."""
+    return parse_integers(text, "--strides")
 
 
 def parse_feature_layers(text):
     """``'middle,first,2'`` -> ``['middle', 'first', 2]``."""
-    layers = []
-    for item in split_list(text, "--feature-layer"):
-        if item.isdigit():
-            layers.append(int(item))
-        elif item in ("middle", "first", "concat"):
-            layers.append(item)
-        else:
-            raise ValueError(f"--feature-layer must be middle, first, concat or a number, got {item!r}")
-    return layers
+    return parse_integers(text, "--feature-layer", names=FEATURE_LAYERS)
 
 
 def parse_classifier_options(items):
