@@ -18,8 +18,8 @@ JSON keys of ``metadata``:
     ``{"class": name, "state": {...}}``: ``name`` is a class registered with
     :func:`register_model` (``SparseAutoencoder``, ``StackedAutoencoder``);
     ``state`` is the JSON half of its ``get_state()``: ``params``
-    (constructor arguments; ``backend`` records where it was trained, the
-    loader chooses where it runs), ``sizes``, ``activations``, ``training``
+    (constructor arguments; ``backend`` is where the network ran when it
+    was saved -- a record only: the loader chooses where it runs), ``sizes``, ``activations``, ``training``
     (``n_iter``, ``cost``, ``training_time``, ``interrupted``) and, for a
     stack, ``stacked`` (stage records and times).
 ``preprocessor``

@@ -68,6 +68,7 @@ def test_save_and_load_round_trip(fitted, data, tmp_path):
     np.testing.assert_array_equal(extras["arrays"]["stats"], np.arange(3.0))
     assert extras["metadata"] == {"note": "x"}
     assert isinstance(SparseAutoencoder.load(path), SparseAutoencoder)
+    assert SparseAutoencoder.load(path, backend="numpy").network_.backend.name == "numpy"
 
 
 @pytest.mark.parametrize("X, message", [

@@ -10,6 +10,7 @@ from nnlite.data.strided import grid_patches
 from nnlite.features import ConvolutionalFeatures, pool_codes, resolve_layers
 from nnlite.layers.dense import Dense
 from nnlite.network import Network
+from nnlite.preprocessing import PatchNormalizer
 
 
 def _hand_network():
@@ -164,8 +165,6 @@ def test_bad_inputs():
 
 @pytest.mark.parametrize("remove_mean", [False, True])
 def test_patch_normalizer_applied_per_image_equals_per_patch(remove_mean):
-    from nnlite.preprocessing import PatchNormalizer
-
     images = _images(4)
     normalizer = PatchNormalizer(remove_mean=remove_mean).fit(grid_patches(images, 4, 2)[0])
     encoder = _fitted_encoder()

@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from nnlite.estimator import load_model
 from nnlite.gradcheck import check_gradient
+from nnlite.optim import LBFGS
 from nnlite.pretraining import encoder_sizes, per_stage, pretrain_stack, unroll
 from nnlite.stacked import StackedAutoencoder
 
@@ -126,8 +127,6 @@ def test_unroll_refuses_stages_that_do_not_chain(X):
 
 
 def test_ctrl_c_in_a_stage_stops_pretraining(X, monkeypatch):
-    from nnlite.optim import LBFGS
-
     original = LBFGS.minimize
 
     def interrupted(self, fun, theta0):
