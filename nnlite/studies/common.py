@@ -17,10 +17,11 @@ from PIL import Image
 
 from ..data.patches import sample_patches_raw
 from ..display import tile_grid
+from ..patch_model import PatchModel, PatchSettings
 from ..validation import check_random_state
 
 __all__ = ["DEAD", "SATURATED", "encode_png", "decode_png", "filter_picture", "evaluation_patches",
-           "unit_statistics", "new_figure", "save_figure", "seed_sequence"]
+           "unit_statistics", "new_figure", "save_figure", "seed_sequence", "train_variant"]
 
 #: A hidden unit whose mean activation is below this is counted as dead.
 DEAD = 1e-3
@@ -111,6 +112,31 @@ def unit_statistics(model, raw_patches):
             "mean_activation": float(unit_means.mean()),
             "dead_fraction": float(np.mean(unit_means < DEAD)),
             "saturated_fraction": float(np.mean(unit_means > SATURATED))}
+
+
+def train_variant(images, image_shape, base, progress=None, label=None, **changes):
+    """Fit a :class:`PatchModel` with ``base``'s settings except ``changes``.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, h*w*c)
+    image_shape : tuple (h, w, c)
+    base : PatchSettings
+    progress : callable(str), optional
+        Receives ``label`` before training.
+    label : str, optional
+    **changes
+        Fields of :class:`PatchSettings`.
+
+    Returns
+    -------
+    PatchModel
+        Fitted.
+    """
+    if progress and label:
+        progress(label)
+    settings = PatchSettings.from_dict(dict(base.to_dict(), **changes))
+    return PatchModel(settings).fit(images, image_shape)
 
 
 def seed_sequence(random_state, n_seeds):

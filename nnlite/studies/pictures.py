@@ -23,7 +23,8 @@ def _reduce(images, image_shape, side=SOURCE_SIDE):
     factor = max(1, -(-max(height, width) // side))
     h, w = height // factor * factor, width // factor * factor
     stack = np.asarray(images, dtype=np.float64).reshape(-1, height, width, channels)[:, :h, :w]
-    stack = stack.reshape(stack.shape[0], h // factor, factor, w // factor, factor, channels).mean(axis=(2, 4))
+    blocks = (stack.shape[0], h // factor, factor, w // factor, factor, channels)
+    stack = stack.reshape(blocks).mean(axis=(2, 4))
     return stack / max(float(stack.max()), 1.0) if stack.max() > 1.0 else stack
 
 
@@ -37,8 +38,8 @@ def run_pictures(images, image_shape, settings=None, n_images=16, quick=False, r
         Training images (uint8 or float).
     image_shape : tuple (h, w, c)
     settings : PatchSettings, optional
-        Default: SPEC's model (``PatchSettings()``); quick mode trains on
-        2,000 patches for 40 iterations.
+        Default: SPEC's model (``PatchSettings()``); quick mode trains 36
+        hidden units on 2,000 patches for 40 iterations.
     n_images : int, default=16
         Source images shown (fewer when there are fewer).
     quick : bool
@@ -54,7 +55,7 @@ def run_pictures(images, image_shape, settings=None, n_images=16, quick=False, r
     """
     n_images = check_int(n_images, "n_images", minimum=1)
     if settings is None:
-        settings = PatchSettings(num_patches=2000, max_iter=40) if quick else PatchSettings()
+        settings = PatchSettings(hidden=(36,), num_patches=2000, max_iter=40) if quick else PatchSettings()
     settings = PatchSettings.from_dict(dict(settings.to_dict(), random_state=random_state))
     rng = check_random_state(random_state)
     shown = np.sort(rng.choice(images.shape[0], size=min(n_images, images.shape[0]), replace=False))
@@ -67,7 +68,8 @@ def run_pictures(images, image_shape, settings=None, n_images=16, quick=False, r
     return {"settings": settings.to_dict(),
             "n_images": int(shown.size),
             "source_png": encode_png(source),
-            "patches_png": encode_png(tile_grid(model.example_patches_[:100], image_shape=model.patch_shape_)),
+            "patches_png": encode_png(tile_grid(model.example_patches_[:100],
+                                                image_shape=model.patch_shape_)),
             "filters_png": filter_picture(model.pixel_filters(), model.patch_shape_),
             "summary": model.summary_,
             "training_time": float(model.training_time_)}

@@ -11,8 +11,9 @@ ReLU's cost ever fell below the sigmoid's final cost and when.
 
 import numpy as np
 
-from ..patch_model import PatchModel, PatchSettings
-from .common import evaluation_patches, new_figure, save_figure, seed_sequence, unit_statistics
+from ..patch_model import PatchSettings
+from .common import (evaluation_patches, new_figure, save_figure, seed_sequence, train_variant,
+                     unit_statistics)
 from .evaluation import accuracy_of
 from .latex import Tex, format_number
 
@@ -76,10 +77,8 @@ def run_relu(images, image_shape, base=None, n_seeds=3, evaluate=None, n_eval=20
     runs = []
     for seed in seeds:
         for activation in ACTIVATIONS:
-            if progress:
-                progress(f"relu: {activation}, seed {seed}")
-            settings = PatchSettings.from_dict(dict(base.to_dict(), activation=activation, random_state=seed))
-            model = PatchModel(settings).fit(images, image_shape)
+            model = train_variant(images, image_shape, base, progress, f"relu: {activation}, seed {seed}",
+                                  activation=activation, random_state=seed)
             costs = [float(value) for value in model.encoder_.loss_curve_]
             times = [float(value) for value in model.encoder_.time_curve_]
             iterations, seconds = time_to_fraction(costs, times)

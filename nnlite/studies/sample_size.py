@@ -10,8 +10,9 @@ seeds give the error bars of a log-axis plot.
 
 import numpy as np
 
-from ..patch_model import PatchModel, PatchSettings
-from .common import evaluation_patches, new_figure, save_figure, seed_sequence, unit_statistics
+from ..patch_model import PatchSettings
+from .common import (evaluation_patches, new_figure, save_figure, seed_sequence, train_variant,
+                     unit_statistics)
 from .evaluation import accuracy_of
 from .latex import Tex, format_number
 
@@ -60,10 +61,9 @@ def run_sample_size(images, image_shape, sizes=None, n_seeds=3, base=None, evalu
     runs = []
     for size in sizes:
         for seed in seeds:
-            if progress:
-                progress(f"sample_size: {size} patches, seed {seed}")
-            settings = PatchSettings.from_dict(dict(base.to_dict(), num_patches=size, random_state=seed))
-            model = PatchModel(settings).fit(images, image_shape)
+            model = train_variant(images, image_shape, base, progress,
+                                  f"sample_size: {size} patches, seed {seed}", num_patches=size,
+                                  random_state=seed)
             runs.append({"num_patches": size, "seed": seed, "training_time": float(model.training_time_),
                          "final_cost": float(model.summary_["final_cost"]),
                          "reconstruction_error": unit_statistics(model, held_out)["reconstruction_error"],
