@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from nnlite.cli import build_parser, main
-from nnlite.cli.options import patch_settings
+from nnlite.cli.options import FLAGS, patch_settings
 from nnlite.patch_model import PatchModel, PatchSettings
 
 OUTPUTS = ("model.npz", "filters.png", "patches.png", "loss_curve.png", "summary.json")
@@ -66,6 +66,13 @@ def test_defaults_match_the_spec():
             settings.lambda_, settings.beta, settings.max_iter, settings.normalization,
             settings.activation) == (10000, 8, (75,), 0.01, 1e-4, 3.0, 400, "spec", "sigmoid")
     assert args.output == "nnlite-out"
+
+
+@pytest.mark.parametrize("command", ["train", "classify"])
+def test_every_patch_setting_has_its_flag_in_both_commands(command):
+    flags = {flag for action in subparser(command)._actions for flag in action.option_strings}
+    assert set(FLAGS) == set(PatchSettings.fields()) - {"verbose"}   # verbose: --quiet
+    assert set(FLAGS.values()) <= flags and "--quiet" in flags
 
 
 @pytest.mark.parametrize("command", ["train", "classify"])

@@ -15,10 +15,9 @@ import os
 import time
 
 from ..classify import ClassificationSettings, run_classification, study_split
-from ..data import load_dataset
 from ..patch_model import PatchModel
 from .options import (add_data_arguments, add_model_arguments, add_output_arguments, check_output_file,
-                      check_output_folder, data_options, library_error, parse_classifier_options,
+                      check_output_folder, library_error, load_images, parse_classifier_options,
                       parse_feature_layers, parse_holdout, parse_strides, patch_settings,
                       progress_printer, resolve_source, split_list)
 
@@ -123,9 +122,7 @@ def _has_test_split(source, path):
 
 
 def _load(args, source, path, split, limit, say, labelled=True):
-    say(f"loading {source}" + (f" from {path}" if path else "") + f" ({split}) ...")
-    data = load_dataset(source, path, split=split, limit=limit, random_state=args.seed if limit else None,
-                        **data_options(args, source))
+    data = load_images(args, source, path, split, limit, say)
     if labelled and data.labels is None:
         raise ValueError(f"{data.name!r} ({path or source}) has no labels; classification needs labelled "
                          f"{split} images")

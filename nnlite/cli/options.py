@@ -1,17 +1,11 @@
-"""The options ``nnlite train`` and ``nnlite classify`` share, declared once.
+"""The options ``nnlite train`` and ``nnlite classify`` share, declared once, and their parsing.
 
-Both commands read their data, patches, model, training and output options
-from here with the same names, defaults and meanings, and build their
-autoencoder settings with :func:`patch_settings` (through
-:meth:`nnlite.patch_model.PatchSettings.from_options`), so the same flags give
-the same model in both.  The defaults shown in ``--help`` are the library's
-own (read from :class:`~nnlite.patch_model.PatchSettings` and its presets),
-never a copy.  Validation is the library's: this module only parses text
-and names the flag in the library's message.
-
-The parse helpers of both commands (:func:`parse_hidden`,
-:func:`parse_image_size`, :func:`resolve_source`, :func:`parse_strides`, ...)
-live here too.
+Same names, defaults and meanings in both commands; the defaults ``--help``
+shows are read from :class:`~nnlite.patch_settings.PatchSettings` and its
+presets.  :func:`patch_settings` is the one place flags become a model's
+settings (through :meth:`PatchSettings.from_options`), so the same flags give
+the same model in both.  Checking values is the library's job: this module
+parses text and puts the flag's name in the library's message.
 """
 
 import json
@@ -20,8 +14,9 @@ import re
 import sys
 
 from ..classify import FEATURE_LAYERS
-from ..data import SOURCES
-from ..patch_model import NORMALIZATIONS, PatchSettings
+from ..data import SOURCES, load_dataset
+from ..patch_settings import (DTYPES, HIDDEN_ACTIVATIONS, NORMALIZATIONS, OPTIMIZERS, OUTPUT_ACTIVATIONS,
+                              PatchSettings)
 
 #: The library defaults the flags show and use.
 DEFAULTS = PatchSettings()
@@ -31,7 +26,7 @@ ZCA_DEFAULTS = PatchSettings.from_options(normalization="zca")
 #: Progress lines every this many L-BFGS iterations (none with --quiet).
 PROGRESS_EVERY = 10
 
-#: PatchSettings field -> the flag that sets it (to name the flag in the library's messages).
+#: PatchSettings field -> the flag that sets it (its ``args`` attribute: the flag in snake case).
 FLAGS = {"hidden": "--hidden", "patch_size": "--patch-size", "num_patches": "--patches",
          "normalization": "--normalization", "epsilon": "--epsilon", "sparsity_param": "--rho",
          "lambda_": "--lambda", "beta": "--beta", "activation": "--activation",
@@ -90,9 +85,9 @@ def add_model_arguments(parser):
     model.add_argument("--lambda", dest="lambda_", type=float, metavar="LAMBDA",
                        help=_preset_help("weight decay lambda", "lambda_"))
     model.add_argument("--beta", type=float, help=_preset_help("sparsity weight beta", "beta"))
-    model.add_argument("--activation", default=d.activation, choices=("sigmoid", "relu"),
+    model.add_argument("--activation", default=d.activation, choices=HIDDEN_ACTIVATIONS,
                        help=f"hidden activation (default: {d.activation})")
-    model.add_argument("--output-activation", choices=("sigmoid", "identity", "relu"),
+    model.add_argument("--output-activation", choices=OUTPUT_ACTIVATIONS,
                        help=(f"output activation (default: {SPEC_DEFAULTS.output_activation}; "
                              f"{ZCA_DEFAULTS.output_activation} with zca)"))
     training = parser.add_argument_group("training")
@@ -102,10 +97,10 @@ def add_model_arguments(parser):
     training.add_argument("--finetune-iterations", type=int, metavar="N",
                           help="stacked models: L-BFGS iterations of fine-tuning (default: "
                                "--iterations; 0 keeps the greedily pretrained stack)")
-    training.add_argument("--optimizer", default=d.optimizer, choices=("lbfgs-b", "lbfgs"),
+    training.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
                           help=f"lbfgs-b: scipy's L-BFGS-B; lbfgs: nnlite's own L-BFGS, less work per "
                                f"iteration (faster on a GPU) (default: {d.optimizer})")
-    training.add_argument("--dtype", default=d.dtype, choices=("float64", "float32"),
+    training.add_argument("--dtype", default=d.dtype, choices=DTYPES,
                           help=f"precision of autoencoder training (default: {d.dtype})")
     training.add_argument("--backend", default=d.backend,
                           help="array backend: numpy, cupy, cudamat (default: numpy, or $NNLITE_BACKEND)")
@@ -160,13 +155,9 @@ def patch_settings(args, hidden=None):
     ValueError
         The library's message, naming the flag instead of the field.
     """
-    given = {"patch_size": args.patch_size, "num_patches": args.patches,
-             "normalization": args.normalization, "epsilon": args.epsilon,
-             "sparsity_param": args.rho, "lambda_": args.lambda_, "beta": args.beta,
-             "activation": args.activation, "output_activation": args.output_activation,
-             "max_iter": args.iterations, "finetune_iter": args.finetune_iterations,
-             "optimizer": args.optimizer, "dtype": args.dtype, "backend": args.backend,
-             "random_state": args.seed, "verbose": 0 if args.quiet else PROGRESS_EVERY}
+    given = {field: getattr(args, "lambda_" if flag == "--lambda" else flag[2:].replace("-", "_"))
+             for field, flag in FLAGS.items() if field != "hidden"}
+    given["verbose"] = 0 if args.quiet else PROGRESS_EVERY
     if hidden is not None:
         given["hidden"] = tuple(parse_hidden(hidden))
     try:
@@ -245,6 +236,17 @@ def data_options(args, source):
     return options
 
 
+def load_images(args, source, path, split, limit, say=None):
+    """The :class:`~nnlite.data.Dataset` of ``split`` the data flags name.
+
+    A ``limit`` draws a stratified subset seeded with --seed; ``say`` gets a progress line.
+    """
+    if say is not None:
+        say(f"loading {source}" + (f" from {path}" if path else "") + f" ({split}) ...")
+    return load_dataset(source, path, split=split, limit=limit, random_state=args.seed if limit else None,
+                        **data_options(args, source))
+
+
 def parse_strides(text):
     """``'1,2,4'`` -> ``[1, 2, 4]``."""
     return parse_integers(text, "--strides")
@@ -286,34 +288,28 @@ def parse_holdout(text, flag="--holdout"):
 
 # ------------------------------------------------------------------ output
 def check_output_folder(path, flag="--output"):
-    """Raise ValueError unless folder ``path`` exists or can be created (checked before any work)."""
-    if path is None:
-        return None
-    folder = os.path.abspath(os.path.expanduser(path))
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise ValueError(f"{flag} {path!r} is a file, not a folder")
-    existing = folder
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise ValueError(f"{flag} {path!r} cannot be created: {existing!r} is a file")
-    if not os.access(existing, os.W_OK):
-        raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} is read-only")
-    return folder
+    """``path`` made absolute; ValueError unless the folder exists or can be made (checked before any work)."""
+    return None if path is None else _check_writable(path, flag, folder=True)
 
 
 def check_output_file(path, flag):
-    """Raise ValueError unless file ``path`` can be written (its folder exists; it is not a folder)."""
-    if path is None:
-        return None
+    """``path`` made absolute; ValueError unless the file can be written (its folder exists)."""
+    return None if path is None else _check_writable(path, flag, folder=False)
+
+
+def _check_writable(path, flag, folder):
     target = os.path.abspath(os.path.expanduser(path))
-    parent = os.path.dirname(target)
-    if os.path.isdir(target):
-        raise ValueError(f"{flag} {path!r} is a folder, not a file")
-    if not os.path.isdir(parent):
-        raise ValueError(f"{flag} {path!r} cannot be written: the folder {parent!r} does not exist")
-    if not os.access(parent, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
-        raise ValueError(f"{flag} {path!r} cannot be written (read-only)")
+    if os.path.exists(target) and os.path.isdir(target) != folder:
+        raise ValueError(f"{flag} {path!r} is a {'file' if folder else 'folder'}, not a "
+                         f"{'folder' if folder else 'file'}")
+    existing = target if folder else os.path.dirname(target)
+    while folder and not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        why = "is a file" if os.path.exists(existing) else "does not exist"
+        raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} {why}")
+    if not os.access(existing, os.W_OK):
+        raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} is read-only")
     return target
 
 

@@ -1,20 +1,11 @@
 """``nnlite train``: images -> random patches -> normalisation -> sparse autoencoder -> files.
 
-With no arguments it is the README's main job: 10,000 random 8x8 patches of
-scikit-learn's two bundled photos, SPEC's normalisation, the default sparse
-autoencoder (192 -> 75 -> 192, rho 0.01, lambda 1e-4, beta 3, 400 L-BFGS
-iterations), and into ``./nnlite-out``:
-
-* ``model.npz`` -- the model file (:meth:`nnlite.patch_model.PatchModel.load`
-  reads it back, preprocessor included);
-* ``filters.png`` -- the first layer's filters in pixel space, one tile each;
-* ``patches.png`` -- 100 of the training patches as the network saw them;
-* ``loss_curve.png`` -- cost per iteration and per second;
-* ``summary.json`` -- settings, data, final cost, mean hidden activation, times.
-
-The command only parses: :func:`nnlite.cli.options.patch_settings` builds the
-settings, :class:`~nnlite.patch_model.PatchModel` does the work and checks
-every value.
+Parses the flags into a :class:`~nnlite.patch_settings.PatchSettings`
+(:func:`nnlite.cli.options.patch_settings`), loads the images, fits a
+:class:`~nnlite.patch_model.PatchModel` (which checks every value and does all
+the work) and writes :data:`OUTPUT_FILES` into ``--output`` (``./nnlite-out``):
+the model file, the first layer's filters in pixel space, 100 training
+patches as the network saw them, the loss curve, and a JSON summary.
 """
 
 import argparse
@@ -23,11 +14,10 @@ import os
 import time
 
 from .._version import __version__
-from ..data import load_dataset
 from ..display import display_layer, plot_loss_curve
 from ..patch_model import PatchModel
 from .options import (add_data_arguments, add_model_arguments, add_output_arguments,
-                      check_output_folder, data_options, patch_settings, progress_printer,
+                      check_output_folder, load_images, patch_settings, progress_printer,
                       resolve_source)
 
 DESCRIPTION = """\
@@ -78,14 +68,10 @@ def run(args):
                          f"(nnlite classify compares several)")
     settings = patch_settings(args, args.hidden[0] if args.hidden else None)
     source, path = resolve_source(args)
-    options = data_options(args, source)
     folder = check_output_folder(args.output)
     progress = progress_printer(args)
-    say = progress or (lambda text: None)
     started = time.perf_counter()
-    say(f"loading {source}" + (f" from {path}" if path else "") + f" ({args.split}) ...")
-    dataset = load_dataset(source, path, split=args.split, limit=args.limit,
-                           random_state=args.seed if args.limit else None, **options)
+    dataset = load_images(args, source, path, args.split, args.limit, progress)
     model = PatchModel(settings).fit(dataset.images, dataset.image_shape, progress=progress)
     data = {"source": source, "path": path, "split": args.split, "name": dataset.name,
             "n_images": len(dataset), "image_shape": list(dataset.image_shape),
