@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nnlite.patch_model import PatchSettings
-from nnlite.studies import hyperparameters, latex, pictures, relu, sample_size
+from nnlite.studies import gpu, hyperparameters, latex, pictures, relu, sample_size
 from nnlite.studies.common import decode_png, encode_png
 
 #: A model small enough to train in a fraction of a second.
@@ -153,6 +153,24 @@ def test_time_to_fraction():
     assert relu.time_to_fraction(costs, times, 0.5) == (1, 0.1)
     assert relu.time_to_fraction(costs, times, 0.85) == (2, 0.2)
     assert relu.time_to_fraction(costs, times, 0.99) == (4, 0.4)
+
+
+def test_gpu_reads_a_stored_benchmark(tmp_path):
+    evaluations = [{"backend": backend, "dtype": "float64", "n_samples": n, "hidden": 75,
+                    "seconds": seconds * n / 1000, "speedup_vs_numpy_float64": 0.0}
+                   for backend, seconds in (("numpy", 0.02), ("cupy", 0.001)) for n in (1000, 10000)]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"machine": {"cpu": "Test CPU", "gpu": {"name": "Test GPU"}},
+                                "notes": ["cudamat skipped"], "evaluations": evaluations}))
+    result = round_trip(gpu.run_gpu(benchmark=str(path)))
+    assert len(result["evaluations"]) == 4 and result["training"] == []
+    assert gpu.figures_gpu(result, tmp_path)[0].endswith("gpu_speed.png")
+    header, rows = gpu.tables_gpu(result)["GpuTable"]
+    assert [row[-1] for row in rows if row[0] == "cupy"] == ["20.0$\\times$"] * 2
+    macros = gpu.macros_gpu(result)
+    assert macros["GpuDevice"] == "Test GPU" and "20$\\times$ over numpy float64" in macros["GpuSentence"]
+    with pytest.raises(FileNotFoundError, match="run_gpu.sh"):
+        gpu.run_gpu(benchmark=str(tmp_path / "missing.json"))
 
 
 # ------------------------------------------------------------------ LaTeX

@@ -21,7 +21,7 @@ import subprocess
 import time
 
 from ..data import load_dataset
-from . import hyperparameters, pictures, relu, sample_size
+from . import gpu, hyperparameters, pictures, relu, sample_size
 from .evaluation import classification_hook
 from .latex import write_generated
 
@@ -60,7 +60,7 @@ REGISTRY = (
     Study("sample_size", sample_size.run_sample_size, sample_size.figures_sample_size,
           sample_size.macros_sample_size, sample_size.tables_sample_size, needs_evaluate=True),
     Study("relu", relu.run_relu, relu.figures_relu, relu.macros_relu, relu.tables_relu, needs_evaluate=True),
-    Study("gpu"),
+    Study("gpu", gpu.run_gpu, gpu.figures_gpu, gpu.macros_gpu, gpu.tables_gpu),
 )
 STUDY_NAMES = tuple(study.name for study in REGISTRY)
 
