@@ -3,12 +3,15 @@
 import csv
 import json
 import os
+import re
+import shlex
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from nnlite.cli import build_parser, main
+from nnlite.cli.classify import classification_settings
 from nnlite.cli.options import (parse_classifier_options, parse_feature_layers, parse_holdout,
                                 parse_strides, patch_settings)
 from nnlite.patch_model import PatchModel
@@ -232,3 +235,35 @@ def test_classify_stl10_uses_test_split_folds_and_unlabeled_patches(tmp_path):
     assert [(row["features"], row["train_on"]) for row in document["results"]] == [
         ("raw pixels", "all"), ("raw pixels", "10 folds"), ("ae 4 s32 sum2x2", "all"), ("ae 4 s32 sum2x2", "10 folds")]
     assert len(document["results"][1]["fold_accuracies"]) == 10
+
+
+def documented_commands():
+    """Every ``nnlite train`` / ``nnlite classify`` command line of README.md and docs/classification.md."""
+    root = os.path.join(os.path.dirname(__file__), "..")
+    commands = []
+    for name in ("README.md", os.path.join("docs", "classification.md")):
+        with open(os.path.join(root, name), encoding="utf-8") as handle:
+            text = handle.read().replace("\\\n", " ")
+        for match in re.finditer(r"(?:^|`)\s*(nnlite (?:train|classify)\b[^`\n#]*)", text, re.M):
+            line = match.group(1).strip()
+            if "[" not in line and "SOURCE PATH" not in line and "--help" not in line:
+                commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_every_documented_command_parses_into_settings():
+    parser, commands = build_parser(), documented_commands()
+    assert len(commands) >= 20
+    for argv in commands:
+        args = parser.parse_args(argv)
+        if args.command == "train":
+            settings = [patch_settings(args, args.hidden[0] if args.hidden else None)]
+        else:
+            settings = classification_settings(args).architectures
+        for model in settings:   # the flags given are the model's, the rest the normalisation's preset
+            if "--rho" in argv:
+                assert model.sparsity_param == float(argv[argv.index("--rho") + 1])
+            elif model.normalization == "zca":
+                assert model.sparsity_param == 0.035 and model.output_activation == "identity"
+            else:
+                assert (model.sparsity_param, model.lambda_, model.beta) == (0.01, 1e-4, 3.0)

@@ -124,8 +124,8 @@ def _has_test_split(source, path):
 def _load(args, source, path, split, limit, say, labelled=True):
     data = load_images(args, source, path, split, limit, say)
     if labelled and data.labels is None:
-        raise ValueError(f"{data.name!r} ({path or source}) has no labels; classification needs labelled "
-                         f"{split} images")
+        raise ValueError(f"{data.name!r}" + (f" ({path})" if path else "") + " has no labels; "
+                         f"classification needs labelled {split} images")
     return data
 
 
