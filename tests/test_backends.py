@@ -7,12 +7,15 @@ cannot be installed without a GPU); CuPy has its own file,
 """
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
 from nnlite.autoencoder import build_autoencoder
-from nnlite.backend import BACKENDS, ENV_VARIABLE, NumpyBackend, get_backend
+from nnlite.backend import BACKENDS, ENV_VARIABLE, ArrayBackend, NumpyBackend, get_backend
+from nnlite.backend import numpy_backend
+from nnlite.backend.row_pool import RowPool, blas_threads
 
 from conftest import ARCHITECTURES, VISIBLE, assert_gradient_checks, assert_matches_reference, sample_data
 
@@ -83,6 +86,136 @@ def test_numpy_float32_matches_float64(hidden, activation):
 @pytest.mark.parametrize("hidden, activation", ARCHITECTURES)
 def test_numpy_gradient_checks(dtype, hidden, activation):
     assert_gradient_checks("numpy", dtype, hidden, activation)
+
+
+# ------------------------------------------- numpy: row blocks on several threads
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 7 rows, so that the small test arrays are cut into several."""
+    monkeypatch.setattr(numpy_backend, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(numpy_backend, "SPLIT_BYTES", 1)
+    monkeypatch.setattr(numpy_backend, "MIN_BLOCK_ROWS", 7)
+
+
+def test_row_blocks_cover_the_rows_whatever_the_sizes():
+    for n_rows in (0, 1, 63, 64, 65, 1000):
+        blocks = numpy_backend.row_blocks(n_rows, 192, 8, target_bytes=64 * 192 * 8)
+        covered = np.concatenate([np.arange(n_rows)[block] for block in blocks])
+        assert np.array_equal(covered, np.arange(n_rows))
+        assert len({block.stop - block.start for block in blocks[:-1]}) <= 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden, activation", ARCHITECTURES)
+def test_numpy_blocks_on_threads_pass_gradient_checks(small_blocks, dtype, hidden, activation):
+    assert_gradient_checks(NumpyBackend(dtype, n_threads=3), dtype, hidden, activation)
+
+
+@pytest.mark.parametrize("hidden, activation", ARCHITECTURES)
+def test_numpy_blocks_on_threads_match_reference(small_blocks, hidden, activation):
+    assert_matches_reference(NumpyBackend("float64", n_threads=2), "float64", hidden, activation)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_numpy_results_are_the_same_bytes_on_every_run_and_thread_count(small_blocks, dtype):
+    data = sample_data(n_samples=300)
+    results = []
+    for n_threads in (1, 2, 4, 2):
+        net = build_autoencoder(VISIBLE, [8, 4, 8], backend=NumpyBackend(dtype, n_threads=n_threads))
+        net.initialize(3)
+        fun = net.objective(data)
+        for _ in range(2):
+            cost, grad = fun(net.theta.copy())
+            results.append((np.float64(cost).tobytes(), grad.tobytes()))
+    assert all(result == results[0] for result in results)
+
+
+def _op_arguments(rng, dtype, rows=45, n_in=11, n_out=6):
+    draw = lambda *shape: rng.uniform(0.05, 0.95, shape).astype(dtype)  # noqa: E731
+    return {"x": draw(rows, n_in), "w": draw(n_out, n_in) - 0.5, "b": draw(n_out) - 0.5,
+            "a": draw(rows, n_out), "d": draw(rows, n_out) - 0.5, "t": draw(rows, n_out),
+            "row": draw(n_out) - 0.5}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_numpy_blocked_ops_equal_the_reference_ops(small_blocks, dtype, n_threads):
+    rng = np.random.default_rng(0)
+    args = _op_arguments(rng, dtype)
+    x, w, b, a, d, t, row = (args[key] for key in ("x", "w", "b", "a", "d", "t", "row"))
+    blocked, reference = NumpyBackend(dtype, n_threads=n_threads), ArrayBackend(dtype)
+    rtol = 1e-13 if dtype == "float64" else 1e-5  # partial sums are added in another order
+
+    def both(call, arrays, out_shape=None):
+        """``call(backend, copies, out)`` on both backends; arrays and ``out`` must agree after."""
+        results = []
+        for backend in (blocked, reference):
+            copies = [array.copy() for array in arrays]
+            out = np.full(out_shape, np.nan, dtype=dtype) if out_shape is not None else None
+            results.append((call(backend, copies, out), copies, out))
+        (value, copies, out), (ref_value, ref_copies, ref_out) = results
+        for got, expected in zip(copies + [out], ref_copies + [ref_out]):
+            if expected is not None:
+                scale = float(np.max(np.abs(expected), initial=0.0))
+                np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale)
+        return value, ref_value
+
+    for name in ("sigmoid", "relu", "identity"):
+        both(lambda be, c, o: be.linear_activate(c[0], c[1], c[2], name, o), [x, w, b], a.shape)
+        both(lambda be, c, o: be.activate_(name, c[0]), [d])
+        both(lambda be, c, o: be.mul_derivative_(name, c[0], c[1], np.empty_like(a)), [a, d])
+        both(lambda be, c, o: be.add_row_mul_derivative_(name, c[0], c[1], c[2], np.empty_like(a)),
+             [a, d, row])
+    both(lambda be, c, o: be.linear(c[0], c[1], c[2], o), [x, w, b], a.shape)
+    both(lambda be, c, o: be.add_row_(c[0], c[1]), [d, row])
+    both(lambda be, c, o: be.weight_grad(c[0], c[1], o, 0.25), [d, x], w.shape)
+    both(lambda be, c, o: be.backprop(c[0], c[1], o), [d, w], x.shape)
+    both(lambda be, c, o: be.column_sum(c[0], o, 0.5), [d], b.shape)
+    value, ref_value = both(lambda be, c, o: be.squared_error(c[0], c[1], c[2]), [a, t, d])
+    assert value == pytest.approx(ref_value, rel=rtol)
+
+
+def test_numpy_sigmoid_saturates_without_warnings(small_blocks):
+    backend = NumpyBackend("float64", n_threads=2)
+    z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]] * 20)
+    out = np.empty_like(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning would fail the test
+        backend.linear_activate(z, np.eye(5), np.zeros(5), "sigmoid", out)
+    assert np.array_equal(out[0], [0.0, 1.0 / (1.0 + np.exp(50.0)), 0.5, 1.0 / (1.0 + np.exp(-50.0)), 1.0])
+
+
+def test_row_pool_holds_blas_at_one_thread_and_reraises():
+    before, seen = blas_threads(), []
+    pool = RowPool(3)
+    try:
+        pool.run(lambda index: seen.append((index, blas_threads())), 9)
+        assert sorted(seen) == [(index, 1) for index in range(9)]
+        assert blas_threads() == before
+
+        def fail(index):
+            if index == 4:
+                raise ArithmeticError(f"block {index}")
+
+        with pytest.raises(ArithmeticError, match="block 4"):
+            pool.run(fail, 9)
+        assert blas_threads() == before
+    finally:
+        pool.close()
+
+
+def test_numpy_thread_count_is_checked(monkeypatch):
+    assert NumpyBackend(n_threads=2).threads() == 2
+    for bad in (0, -1, True, 1.5, "2"):
+        with pytest.raises((ValueError, TypeError), match="n_threads"):
+            NumpyBackend(n_threads=bad)
+    monkeypatch.setenv("NNLITE_NUM_THREADS", "3")
+    assert NumpyBackend().threads() == 3
+    monkeypatch.setenv("NNLITE_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="NNLITE_NUM_THREADS.*many"):
+        NumpyBackend()
+    monkeypatch.setenv("NNLITE_NUM_THREADS", "")
+    assert NumpyBackend().threads() == blas_threads()
 
 
 # ---------------------------------------------------------------- CUDAMat

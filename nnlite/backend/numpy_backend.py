@@ -1,30 +1,88 @@
-"""The default backend: numpy on the CPU, float64 or float32.
+"""The default backend: numpy on the CPU, float64 or float32, on every core BLAS may use.
 
-Matrix products go to numpy's BLAS.  The element-wise work of a layer (bias
-add and activation; sparsity term and derivative; error and derivative) is a
-chain of several numpy passes over arrays of ``n_samples x n_units``, each of
-which would stream the whole array from memory.  This backend runs such a
-chain on one block of rows at a time, blocks sized to stay in the CPU cache
-(``BLOCK_BYTES``), so only the first pass of each block touches main memory.
-The results are bit-for-bit those of the unblocked passes, except the
-squared-error sum, whose per-block partial sums are added in a fixed order
-(deterministic; the last bits may differ from one undivided sum).
+An evaluation is a handful of matrix products and, between them, chains of
+element-wise passes over ``n_samples x n_units`` arrays (bias and sigmoid;
+error, squared sum and derivative; sparsity row and derivative).  Left to
+numpy and BLAS, the products run on all cores and the chains on one, which
+on 2 cores made the chains half of an evaluation.
 
-Optionally (``n_threads > 1``) blocks are spread over a thread pool (numpy
-releases the GIL inside ufunc loops).  The default is one thread: measured on
-2 cores, OpenBLAS's worker threads keep spinning after each product and
-compete with element-wise threads, which made evaluations slower, not faster.
+This backend cuts every operation into fixed blocks of rows and runs the
+blocks on a :class:`~nnlite.backend.row_pool.RowPool` of as many threads as
+BLAS would use (BLAS itself is held at one thread meanwhile, so nothing
+oversubscribes).  A block does its product *and* the element-wise chain on
+the product's output while that output is still in the core's cache, so
+only the first pass of a chain touches main memory.  Reductions over samples
+(weight gradients, column sums, the squared error) are sums of per-block
+partial results, added in block order.
+
+**Determinism.**  Blocks depend only on the arrays' shapes and dtype, never on
+the thread count, and partial results are combined in a fixed order, so a
+result is bit-for-bit the same on every run and with any number of threads.
+Sums over samples may differ in the last bits from one undivided product.
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import numpy as np
 
+from ..validation import check_int
 from .base import ArrayBackend
+from .row_pool import blas_threads, get_pool
 
-#: Target size of one block of rows for blocked element-wise chains (bytes of the widest array).
-BLOCK_BYTES = 1 << 17
+#: Target size of one block of rows for element-wise chains (bytes of the widest
+#: array touched): the block stays in a core's cache from one pass to the next.
+BLOCK_BYTES = 1 << 19
+
+#: Target block size for operations without a chain (products, column sums): only
+#: the split between threads matters there, and fewer, larger blocks cost less.
+SPLIT_BYTES = 1 << 21
+
+#: Fewest rows in a block (small blocks cost more in Python than they save in cache).
+MIN_BLOCK_ROWS = 64
+
+
+def row_blocks(n_rows, width, itemsize, target_bytes=None):
+    """The fixed partition of ``n_rows`` rows into blocks, as a list of slices.
+
+    Parameters
+    ----------
+    n_rows : int
+    width : int
+        Columns of the widest array the operation touches.
+    itemsize : int
+        Bytes per element.
+    target_bytes : int, optional
+        Bytes of a block of the widest array (default ``BLOCK_BYTES``).
+
+    Returns
+    -------
+    list of slice
+        Consecutive, covering ``range(n_rows)``; every block but the last has
+        the same length.
+    """
+    target_bytes = BLOCK_BYTES if target_bytes is None else target_bytes
+    rows = max(MIN_BLOCK_ROWS, target_bytes // max(width * itemsize, 1))
+    return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)] or [slice(0, 0)]
+
+
+_LOCAL = threading.local()
+
+
+def block_scratch(like):
+    """A scratch array shaped like the row block ``like``, private to the calling thread.
+
+    It is reused by every block the thread runs, so it stays in that core's
+    cache (the caller's full-size scratch array would be written to memory).
+    """
+    buffers = getattr(_LOCAL, "buffers", None)
+    if buffers is None:
+        buffers = _LOCAL.buffers = {}
+    key = (like.shape[1:], like.dtype)
+    buffer = buffers.get(key)
+    if buffer is None or buffer.shape[0] < like.shape[0]:
+        buffer = buffers[key] = np.empty(like.shape, dtype=like.dtype)
+    return buffer[:like.shape[0]]
 
 
 class NumpyBackend(ArrayBackend):
@@ -34,9 +92,10 @@ class NumpyBackend(ArrayBackend):
     ----------
     dtype : {'float64', 'float32'}, default='float64'
     n_threads : int, optional
-        Threads for the blocked element-wise chains (default 1;
-        ``$NNLITE_NUM_THREADS`` overrides).  Matrix products use BLAS's own
-        threads whatever this is.
+        Threads for the blocked operations.  Default: ``$NNLITE_NUM_THREADS``
+        when set, else BLAS's thread count at the time of each operation
+        (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``threadpoolctl``
+        limits all apply).
 
     Notes
     -----
@@ -46,98 +105,146 @@ class NumpyBackend(ArrayBackend):
 
     name = "numpy"
     xp = np
-    _pools = {}
 
     def __init__(self, dtype="float64", n_threads=None):
         super().__init__(dtype)
         if n_threads is None:
-            n_threads = int(os.environ.get("NNLITE_NUM_THREADS", 0) or 1)
-        if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
-            raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+            text = os.environ.get("NNLITE_NUM_THREADS", "").strip()
+            if text and text != "0":
+                n_threads = check_int(_parse_int(text), "$NNLITE_NUM_THREADS", minimum=1)
+        else:
+            n_threads = check_int(n_threads, "n_threads", minimum=1)
         self.n_threads = n_threads
 
     def __repr__(self):
         return f"NumpyBackend(dtype={self.dtype.name!r}, n_threads={self.n_threads})"
 
-    def _pool(self):
-        pool = NumpyBackend._pools.get(self.n_threads)
-        if pool is None:
-            pool = NumpyBackend._pools[self.n_threads] = ThreadPoolExecutor(
-                self.n_threads, thread_name_prefix="nnlite-elementwise")
-        return pool
+    def threads(self):
+        """The number of threads the next blocked operation will use."""
+        return self.n_threads if self.n_threads is not None else blas_threads()
 
-    def _map_rows(self, function, *arrays):
-        """``function(*row_blocks)`` on cache-sized row blocks of ``arrays``; list of results."""
+    @staticmethod
+    def _blocks(arrays, target_bytes):
         first = arrays[0]
-        if first.ndim != 2:
-            return [function(*arrays)]
-        row_bytes = max(a.shape[1] for a in arrays) * first.itemsize
-        rows = max(1, BLOCK_BYTES // max(row_bytes, 1))
-        if rows >= first.shape[0]:
-            return [function(*arrays)]
-        blocks = [slice(start, start + rows) for start in range(0, first.shape[0], rows)]
-        if self.n_threads == 1:
-            return [function(*(a[block] for a in arrays)) for block in blocks]
-        futures = [self._pool().submit(function, *(a[block] for a in arrays)) for block in blocks]
-        return [future.result() for future in futures]
+        width = max(a.shape[1] if a.ndim == 2 else 1 for a in arrays)
+        return row_blocks(first.shape[0], width, first.itemsize, target_bytes)
 
+    def _for_blocks(self, blocks, function):
+        """``function(index, block_slice)`` for every block, on the pool."""
+        threads = min(self.threads(), len(blocks))
+        if threads == 1:
+            for index, block in enumerate(blocks):
+                function(index, block)
+        else:
+            get_pool(threads).run(lambda index: function(index, blocks[index]), len(blocks))
+
+    def _map_rows(self, function, *arrays, target_bytes=None):
+        """``function(*row_blocks)`` on every block of rows of ``arrays`` (all 2-D, same rows)."""
+        if arrays[0].ndim != 2:
+            function(*arrays)
+            return
+        self._for_blocks(self._blocks(arrays, target_bytes),
+                         lambda _, block: function(*(a[block] for a in arrays)))
+
+    def _sum_rows(self, function, out, *arrays, target_bytes=None):
+        """``out = sum over blocks of function(partial_out, *row_blocks)``, added in block order."""
+        blocks = self._blocks(arrays, target_bytes)
+        partials = np.empty((len(blocks),) + out.shape, dtype=out.dtype)
+        self._for_blocks(blocks, lambda index, block: function(partials[index],
+                                                               *(a[block] for a in arrays)))
+        np.add.reduce(partials, axis=0, out=out)
+        return out
+
+    # -------------------------------------------------------------- dense math
     def linear(self, inputs, weights, bias, out):
-        np.matmul(inputs, weights.T, out=out)
-        self._map_rows(lambda block: ArrayBackend.add_row_(self, block, bias), out)
+        def block(x, o):
+            np.matmul(x, weights.T, out=o)
+            o += bias
+
+        self._map_rows(block, inputs, out)
         return out
 
     def linear_activate(self, inputs, weights, bias, name, out):
         if name == "sigmoid":
-            # The product of the negated (small) weight matrix gives -z directly,
-            # saving the negation pass over the (large) output: 1 / (1 + exp(-z)).
-            np.matmul(inputs, np.negative(weights).T, out=out)
+            # The product with the negated (small) weight matrix gives -z directly,
+            # saving a negation pass over the (large) output: 1 / (1 + exp(-z)).
+            negated = np.negative(weights)
 
-            def finish(block):
-                block -= bias
+            def block(x, o):
+                np.matmul(x, negated.T, out=o)
+                o -= bias
                 with np.errstate(over="ignore"):
-                    np.exp(block, out=block)
-                block += 1.0
-                np.reciprocal(block, out=block)
+                    np.exp(o, out=o)
+                o += 1.0
+                np.divide(1.0, o, out=o)  # = reciprocal, bit for bit, and faster
         else:
-            np.matmul(inputs, weights.T, out=out)
+            def block(x, o):
+                np.matmul(x, weights.T, out=o)
+                o += bias
+                ArrayBackend.activate_(self, name, o)
 
-            def finish(block):
-                block += bias
-                ArrayBackend.activate_(self, name, block)
+        self._map_rows(block, inputs, out)
+        return out
 
-        self._map_rows(finish, out)
+    def weight_grad(self, delta, inputs, out, scale):
+        self._sum_rows(lambda o, d, x: np.matmul(d.T, x, out=o), out, delta, inputs,
+                       target_bytes=SPLIT_BYTES)
+        out *= scale
+        return out
+
+    def backprop(self, delta, weights, out):
+        self._map_rows(lambda d, o: np.matmul(d, weights, out=o), delta, out, target_bytes=SPLIT_BYTES)
+        return out
+
+    def column_sum(self, array, out, scale=1.0):
+        if array.ndim != 2:
+            return ArrayBackend.column_sum(self, array, out, scale)
+        ones = np.ones(array.shape[0], dtype=array.dtype)
+        # A matrix-vector product per block: one pass over the block.
+        self._sum_rows(lambda o, a: np.matmul(ones[:a.shape[0]], a, out=o), out, array,
+                       target_bytes=SPLIT_BYTES)
+        out *= scale
         return out
 
     def add_row_(self, array, row):
         self._map_rows(lambda block: ArrayBackend.add_row_(self, block, row), array)
         return array
 
+    # ------------------------------------------------------------ activations
     def activate_(self, name, z):
         self._map_rows(lambda block: ArrayBackend.activate_(self, name, block), z)
         return z
 
     def mul_derivative_(self, name, activations, delta, scratch):
-        self._map_rows(lambda a, d, s: ArrayBackend.mul_derivative_(self, name, a, d, s),
-                       activations, delta, scratch)
-        return delta
+        return self.add_row_mul_derivative_(name, activations, delta, None, scratch)
 
     def add_row_mul_derivative_(self, name, activations, delta, row, scratch):
-        def finish(a, d, s):
+        if activations.ndim != 2:
+            return ArrayBackend.add_row_mul_derivative_(self, name, activations, delta, row, scratch)
+
+        def block(a, d):
             if row is not None:
                 d += row
-            ArrayBackend.mul_derivative_(self, name, a, d, s)
+            ArrayBackend.mul_derivative_(self, name, a, d, block_scratch(d))
 
-        self._map_rows(finish, activations, delta, scratch)
+        self._map_rows(block, activations, delta)
         return delta
 
+    # ----------------------------------------------------------------- losses
     def squared_error(self, outputs, targets, delta):
-        parts = self._map_rows(lambda o, t, d: ArrayBackend.squared_error(self, o, t, d),
-                               outputs, targets, delta)
-        return sum(parts)
+        if outputs.ndim != 2:
+            return ArrayBackend.squared_error(self, outputs, targets, delta)
+        total = np.empty((1,), dtype=outputs.dtype)
 
-    def column_sum(self, array, out, scale=1.0):
-        # A BLAS matrix-vector product: multi-threaded, one pass over the array.
-        ones = np.ones(array.shape[0], dtype=array.dtype)
-        np.matmul(ones, array, out=out)
-        out *= scale
-        return out
+        def block(partial, o, t, d):
+            partial[0] = ArrayBackend.squared_error(self, o, t, d)
+
+        return self._sum_rows(block, total, outputs, targets, delta)[0]
+
+
+def _parse_int(text):
+    """``int(text)``, or ``text`` itself when it is not an integer (check_int then names it)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
