@@ -72,6 +72,14 @@ def test_hyperparameters_share_the_default_and_follow_the_theory(images, tmp_pat
     assert "falls with every increase" in macros["HyperIterSentence"]
 
 
+def test_hyperparameters_name_the_settings_with_dead_units():
+    models = [{"dead_fraction": dead, "saturated_fraction": 0.0} for dead in (0.5, 0.0)]
+    result = {"models": models, "sweeps": {"beta": [0, 1]}, "values": {"beta": [0.0, 3.0]}}
+    sentence = hyperparameters._unit_sentence(result)
+    assert "units are dead with $\\beta$ = $0$ (50\\%)." in sentence
+    assert "No model has more than 10\\% of its units saturated." in sentence
+
+
 def test_hyperparameters_normalisation_takes_its_preset(images):
     result = hyperparameters.run_hyperparameters(images, SHAPE, base=TINY, n_eval=200,
                                                  sweeps={"normalization": ["spec", "zca"]})

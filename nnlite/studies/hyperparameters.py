@@ -130,7 +130,13 @@ def run_hyperparameters(images, image_shape, base=None, sweeps=None, n_eval=2000
 
 
 def _format_value(name, value):
+    """A swept value as plain text (figure labels)."""
     return value if isinstance(value, str) else format_number(value, plain=True)
+
+
+def _tex_value(value):
+    """A swept value as LaTeX (tables and sentences)."""
+    return value if isinstance(value, str) else Tex(format_number(value))
 
 
 def figures_hyperparameters(result, folder):
@@ -180,8 +186,7 @@ def tables_hyperparameters(result):
     for name, indices in result["sweeps"].items():
         for index, value in zip(indices, result["values"][name]):
             model = result["models"][index]
-            shown = value if isinstance(value, str) else Tex(format_number(value))
-            rows.append([Tex(LABELS[name]), shown,
+            rows.append([Tex(LABELS[name]), _tex_value(value),
                          Tex(format_number(model["reconstruction_error"])),
                          Tex(format_number(model["mean_activation"])),
                          Tex(f"{100 * model['dead_fraction']:.0f}\\%"),
@@ -211,4 +216,19 @@ def macros_hyperparameters(result):
             "the held-out reconstruction error falls with every increase of the iteration budget"
             if falling else "the held-out reconstruction error does not fall at every increase of the "
             "iteration budget")
+    macros["HyperDeadSentence"] = Tex(_unit_sentence(result))
     return macros
+
+
+def _unit_sentence(result, share=0.1):
+    """Which settings leave more than ``share`` of the units dead or saturated (chosen by the data)."""
+    parts = []
+    for kind, key in (("dead", "dead_fraction"), ("saturated", "saturated_fraction")):
+        found = [f"{LABELS[name]} = {_tex_value(value)} ({100 * result['models'][index][key]:.0f}\\%)"
+                 for name, indices in result["sweeps"].items()
+                 for index, value in zip(indices, result["values"][name])
+                 if result["models"][index][key] > share]
+        parts.append(f"More than {100 * share:.0f}\\% of the units are {kind} with "
+                     + ", ".join(found) + "." if found else
+                     f"No model has more than {100 * share:.0f}\\% of its units {kind}.")
+    return " ".join(parts)
