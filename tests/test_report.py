@@ -12,7 +12,7 @@ import pytest
 from nnlite.cli import report as cli_report
 from nnlite.data import Dataset
 from nnlite.patch_model import PatchSettings
-from nnlite.studies import REGISTRY, STUDY_NAMES, hyperparameters, pictures, relu, runner, sample_size
+from nnlite.studies import REGISTRY, STUDY_NAMES, gpu, hyperparameters, pictures, relu, runner, sample_size
 from nnlite.studies.runner import Study, run_report
 
 TINY = PatchSettings(hidden=(6,), patch_size=4, num_patches=300, max_iter=10)
@@ -75,7 +75,12 @@ def test_registry_names():
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed")
 def test_report_builds_from_tiny_studies(dataset, tmp_path):
     """The real studies at toy size, then report/report.tex typeset with their generated inputs."""
+    benchmark = tmp_path / "bench.json"
+    benchmark.write_text(json.dumps({"machine": {"cpu": "CPU_1 & co"}, "evaluations": [
+        {"backend": backend, "dtype": "float32", "n_samples": 100, "hidden": 6, "seconds": seconds}
+        for backend, seconds in (("numpy", 0.01), ("cupy", 0.001))]}))
     tiny = {
+        "gpu": dict(run=functools.partial(gpu.run_gpu, benchmark=str(benchmark))),
         "pictures": dict(run=functools.partial(pictures.run_pictures, settings=TINY, n_images=4)),
         "hyperparameters": dict(run=functools.partial(
             hyperparameters.run_hyperparameters, base=TINY, n_eval=100,

@@ -38,7 +38,7 @@ def run_gpu(images=None, image_shape=None, benchmark=None, quick=False, random_s
     Returns
     -------
     dict
-        ``source`` (path), ``machine``, ``notes``, ``evaluations`` (list of
+        ``source`` (path, relative to the checkout when inside it), ``machine``, ``notes``, ``evaluations`` (list of
         dicts: ``backend``, ``dtype``, ``n_samples``, ``hidden``, ``seconds``),
         ``training`` (list of dicts).
 
@@ -56,7 +56,9 @@ def run_gpu(images=None, image_shape=None, benchmark=None, quick=False, random_s
     with open(benchmark, encoding="utf-8") as handle:
         stored = json.load(handle)
     keys = ("backend", "dtype", "n_samples", "hidden", "seconds")
-    return {"source": os.path.relpath(benchmark, os.path.dirname(default_benchmark())),
+    root = os.path.dirname(os.path.dirname(os.path.dirname(default_benchmark())))
+    inside = os.path.abspath(benchmark).startswith(root + os.sep)
+    return {"source": os.path.relpath(benchmark, root) if inside else os.path.abspath(benchmark),
             "machine": stored.get("machine", {}), "notes": list(stored.get("notes", [])),
             "evaluations": [{key: entry[key] for key in keys} for entry in stored["evaluations"]],
             "training": list(stored.get("training", []))}
