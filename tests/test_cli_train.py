@@ -98,7 +98,7 @@ def test_help_shows_the_defaults_the_parser_uses(command):
         second = getattr(zca, field)
         second = format(second, "g") if isinstance(second, float) else second
         assert f"(default: {first}; {second} with zca)" in helps[dest], helps[dest]
-    assert "(default: 75)" in helps["hidden"] and PatchSettings().hidden == (75,)
+    assert "(default: 75;" in helps["hidden"] and PatchSettings().hidden == (75,)
 
 
 def test_folder_source_positional_and_synonyms(tmp_path, image_folder, capsys):

@@ -8,6 +8,7 @@ the same model in both.  Checking values is the library's job: this module
 parses text and puts the flag's name in the library's message.
 """
 
+import argparse
 import json
 import os
 import re
@@ -31,7 +32,9 @@ FLAGS = {"hidden": "--hidden", "patch_size": "--patch-size", "num_patches": "--p
          "normalization": "--normalization", "epsilon": "--epsilon", "sparsity_param": "--rho",
          "lambda_": "--lambda", "beta": "--beta", "activation": "--activation",
          "output_activation": "--output-activation", "max_iter": "--iterations",
-         "finetune_iter": "--finetune-iterations", "optimizer": "--optimizer", "dtype": "--dtype",
+         "finetune_iter": "--finetune-iterations", "finetune_sparsity_param": "--finetune-rho",
+         "finetune_lambda_": "--finetune-lambda", "finetune_beta": "--finetune-beta",
+         "finetune_decoder_penalty": "--finetune-decoder-penalty", "optimizer": "--optimizer", "dtype": "--dtype",
          "backend": "--backend", "random_state": "--seed"}
 
 
@@ -80,7 +83,8 @@ def add_model_arguments(parser):
     model = parser.add_argument_group("model")
     model.add_argument("--hidden", action="append", metavar="SIZES",
                        help=f"hidden layer size, or a symmetric comma list for a stacked autoencoder, "
-                            f"e.g. 200,50,200 (default: {','.join(map(str, d.hidden))})")
+                            f"e.g. 200,50,200; nnlite classify: repeat to compare architectures "
+                            f"(default: {','.join(map(str, d.hidden))}; classify: none with --model)")
     model.add_argument("--rho", type=float, help=_preset_help("sparsity target rho", "sparsity_param"))
     model.add_argument("--lambda", dest="lambda_", type=float, metavar="LAMBDA",
                        help=_preset_help("weight decay lambda", "lambda_"))
@@ -97,6 +101,16 @@ def add_model_arguments(parser):
     training.add_argument("--finetune-iterations", type=int, metavar="N",
                           help="stacked models: L-BFGS iterations of fine-tuning (default: "
                                "--iterations; 0 keeps the greedily pretrained stack)")
+    for flag, what, count in (("--finetune-rho", "rho", "hidden layer"),
+                              ("--finetune-lambda", "lambda", "weight layer"),
+                              ("--finetune-beta", "beta", "hidden layer")):
+        training.add_argument(flag, type=parse_layer_values, metavar="V[,V...]",
+                              help=f"stacked models: {what} of fine-tuning, one value or one per {count} "
+                                   f"(default: the model's {what})")
+    training.add_argument("--finetune-decoder-penalty", action=argparse.BooleanOptionalAction,
+                          help="stacked models: --no-finetune-decoder-penalty fine-tunes without sparsity "
+                               "past the middle layer and without weight decay on the decoder "
+                               "(default: with both)")
     training.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS,
                           help=f"lbfgs-b: scipy's L-BFGS-B; lbfgs: nnlite's own L-BFGS, less work per "
                                f"iteration (faster on a GPU) (default: {d.optimizer})")
@@ -188,6 +202,12 @@ def parse_integers(text, flag, names=()):
             choices = f"{', '.join(names)} or an integer" if names else "integers"
             raise ValueError(f"{flag} takes {choices}, got {item!r}") from None
     return values
+
+
+def parse_layer_values(text):
+    """``'0.1'`` -> ``0.1``, ``'0.1,0.3,0.1'`` -> ``(0.1, 0.3, 0.1)`` (per-layer fine-tuning settings)."""
+    values = tuple(float(item) for item in split_list(text, "a per-layer setting"))
+    return values[0] if len(values) == 1 else values
 
 
 def parse_hidden(text):
