@@ -40,7 +40,17 @@ def _study(models=(), progress=None, **options):
 def test_make_classifier_fits(name):
     images, labels = synthetic_images()
     model = make_classifier(name, random_state=0, **FAST.get(name, {}))
-    assert model.fit(images[:60] / 255.0, labels[:60]).predict(images[60:] / 255.0).shape == (30,)
+    predicted = model.fit(images[:60] / 255.0, labels[:60]).predict(images[60:] / 255.0)
+    assert predicted.shape == (30,) and np.mean(predicted == labels[60:]) > 0.9   # separable: chance is 1/3
+    # unknown parameters are an error, never silently dropped
+    with pytest.raises(TypeError):
+        make_classifier(name, no_such_parameter=1)
+
+
+def test_classifier_parameters_override_the_defaults():
+    assert make_classifier("logistic")[-1].C == 0.01 and make_classifier("logistic", C=0.5)[-1].C == 0.5
+    assert make_classifier("knn", n_neighbors=3)[-1].n_neighbors == 3
+    assert make_classifier("random_forest", random_state=4).random_state == 4
 
 
 def test_make_classifier_rejects_unknown_name():
