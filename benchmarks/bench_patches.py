@@ -16,11 +16,28 @@ same bytes, contiguous, one index per patch).  Each line gives patches per
 second and the ratio of its time to the floor's (best of ``--repeats``
 interleaved repeats, so background load hits every contender alike).
 
-Run: ``python benchmarks/bench_patches.py [--images 10000] [--patches 100000] [--repeats 5]``.
+A second part measures what sampling from a large memory-mapped file costs
+in *disk reads* (issue 11, class 7): it writes an STL-10-format
+``unlabeled_X.bin`` of ``--disk-images`` random images (60,000: 1.66 GB) to a
+temporary folder under ``--disk-dir`` (default ``/tmp``; it must be a real
+disk, not tmpfs), and for each setting evicts the file from the page cache
+(``posix_fadvise(POSIX_FADV_DONTNEED)``: no root needed, other files are left
+alone), samples ``--disk-patches`` patches through ``load_stl10`` and reports
+the bytes this process read from disk (``read_bytes`` of ``/proc/self/io``),
+the growth of its resident file pages (``RssFile``) and of its private memory
+(``RssAnon``), and the wall time.  The settings are the library's default
+(``madvise(MADV_RANDOM)`` on the mapping while patches are gathered) and the
+kernel's default read-ahead (the advice switched off).  Linux only; the file
+is deleted afterwards.
+
+Run: ``python benchmarks/bench_patches.py [--images 10000] [--patches 100000] [--repeats 5]
+[--disk-images 60000] [--disk-patches 10000] [--skip-disk]``.
 """
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -29,7 +46,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import nnlite.data.patches as patches_module  # noqa: E402
 from nnlite.data.patches import sample_patches_raw  # noqa: E402
+from nnlite.data.stl10 import IMAGE_BYTES, load_stl10  # noqa: E402
 
 SIDE, CHANNELS = 96, 3
 
@@ -50,7 +69,18 @@ def main(argv=None):
     parser.add_argument("--patches", type=int, default=100000)
     parser.add_argument("--patch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--disk-images", type=int, default=60000)
+    parser.add_argument("--disk-patches", type=int, default=10000)
+    parser.add_argument("--disk-dir", default="/tmp")
+    parser.add_argument("--skip-disk", action="store_true", help="skip the disk-read measurement")
     args = parser.parse_args(argv)
+    gather_speed(args)
+    if not args.skip_disk:
+        disk_reads(args)
+
+
+def gather_speed(args):
+    """Patches per second of each contender against the ``np.take`` floor."""
 
     rng = np.random.default_rng(0)
     row = SIDE * SIDE * CHANNELS
@@ -93,6 +123,85 @@ def main(argv=None):
     for name, elapsed in times.items():
         print(f"{name:<22}{elapsed * 1e3:>10.2f}{args.patches / elapsed:>16,.0f}"
               f"{elapsed / floor:>12.2f}")
+
+
+def _proc_value(path, key):
+    """An integer field of a ``/proc/self`` file (``read_bytes`` of io, ``RssFile`` of status, in bytes)."""
+    with open(path, encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                value = line.split()[1]
+                return int(value) * (1024 if line.rstrip().endswith("kB") else 1)
+    raise KeyError(key)
+
+
+def _write_stl10_file(path, n_images, rng, chunk=1000):
+    """Random bytes in STL-10's unlabeled format (the layout does not matter for disk reads)."""
+    with open(path, "wb") as handle:
+        for start in range(0, n_images, chunk):
+            count = min(chunk, n_images - start)
+            handle.write(rng.integers(0, 256, size=count * IMAGE_BYTES, dtype=np.uint8).tobytes())
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _evict(path):
+    """Drop ``path``'s pages from the page cache (they are clean: written and synced)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _no_advice():
+    """Run with the kernel's default read-ahead: the library's random-access advice switched off."""
+    original = patches_module.random_access
+    patches_module.random_access = lambda *arrays: contextlib.nullcontext(0)
+    try:
+        yield
+    finally:
+        patches_module.random_access = original
+
+
+def disk_reads(args):
+    """Bytes read from disk to sample patches from a cold, memory-mapped STL-10 file, with and without advice."""
+    if not (os.path.exists("/proc/self/io") and hasattr(os, "posix_fadvise")):
+        print("\ndisk reads: skipped (needs Linux's /proc/self/io and posix_fadvise)")
+        return
+    folder = tempfile.mkdtemp(prefix="nnlite-bench-stl10-", dir=args.disk_dir)
+    path = os.path.join(folder, "unlabeled_X.bin")
+    try:
+        _write_stl10_file(path, args.disk_images, np.random.default_rng(1))
+        size = os.path.getsize(path)
+        print(f"\n{args.disk_patches:,} random {args.patch_size}x{args.patch_size}x3 patches from a "
+              f"memory-mapped STL-10 unlabeled_X.bin of {args.disk_images:,} images "
+              f"({size / 2**30:.2f} GiB) in {folder}, evicted from the page cache before each run")
+        print(f"{'setting':<34}{'read from disk':>16}{'RssFile +':>12}{'RssAnon +':>12}{'s':>8}")
+        rows = (("madvise(MADV_RANDOM) (default)", contextlib.nullcontext),
+                ("kernel read-ahead (no advice)", _no_advice))
+        for repeat in range(2):
+            for name, setting in rows:
+                _evict(path)
+                data = load_stl10(folder, "unlabeled")
+                io_before = _proc_value("/proc/self/io", "read_bytes")
+                file_before = _proc_value("/proc/self/status", "RssFile")
+                anon_before = _proc_value("/proc/self/status", "RssAnon")
+                start = time.perf_counter()
+                with setting():
+                    patches = sample_patches_raw(data.images, args.disk_patches, args.patch_size,
+                                                 random_state=repeat)
+                elapsed = time.perf_counter() - start
+                read = _proc_value("/proc/self/io", "read_bytes") - io_before
+                file_rss = _proc_value("/proc/self/status", "RssFile") - file_before
+                anon = _proc_value("/proc/self/status", "RssAnon") - anon_before
+                assert patches.shape == (args.disk_patches, args.patch_size ** 2 * 3)
+                print(f"{name:<34}{read / 2**20:>12,.0f} MiB{file_rss / 2**20:>8,.0f} MiB"
+                      f"{anon / 2**20:>8,.0f} MiB{elapsed:>8.2f}")
+                del data, patches
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

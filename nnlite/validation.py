@@ -1,6 +1,8 @@
 """Input checks shared by the library: each raises ``ValueError`` naming the bad value."""
 
 import numbers
+import os
+import tempfile
 
 import numpy as np
 
@@ -166,3 +168,53 @@ def check_random_state(random_state):
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
     raise ValueError(f"random_state must be None, an int or a Generator, got {random_state!r}")
+
+
+def check_writable_folder(path, name, create=True):
+    """Return ``path`` once it is a folder this process can write in, else raise ``ValueError``.
+
+    Meant to run *before* expensive work whose results go to ``path``: a
+    path that is a file, lies under a file, or cannot be written is reported
+    at once, naming the argument and the path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    name : str
+        How the caller names the argument (``'cache_dir'``, ``'--cache-dir'``).
+    create : bool, default=True
+        Create the folder (and its parents) when it does not exist; with
+        False a missing folder is checked only for a writable parent.
+
+    Returns
+    -------
+    str
+        ``os.fspath(path)``.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is an existing file, a parent is a file, or the folder
+        cannot be created or written (a probe file is created and removed).
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} is a file, not a folder: give a folder (it is created "
+                         f"when missing)")
+    existing = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(path) and not os.path.isdir(existing):
+        raise ValueError(f"{name} {path!r} cannot be created: {existing!r} is a file, not a folder")
+    target = path if os.path.isdir(path) else existing
+    try:
+        if create:
+            os.makedirs(path, exist_ok=True)
+            target = path
+        handle, probe = tempfile.mkstemp(prefix=".nnlite-write-test-", dir=target)
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(f"{name} {path!r} cannot be written ({error.strerror or error}): choose "
+                         f"another folder") from None
+    return path

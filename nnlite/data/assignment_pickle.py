@@ -25,7 +25,9 @@ import os
 
 import numpy as np
 
+from ..validation import check_positive_int
 from .dataset import Dataset, select_subset
+from .errors import PickleDataError, pickle_content
 from .safe_pickle import safe_load
 from .stl10 import stl_to_rows
 
@@ -46,12 +48,12 @@ def _text(value):
 
 def _normalise_keys(content, path):
     if not isinstance(content, dict):
-        raise ValueError(f"{path!r} holds a {type(content).__name__}, expected a dict with keys {KEYS}")
+        raise PickleDataError(f"{path!r} holds a {type(content).__name__}, expected a dict with keys {KEYS}")
     result = {}
     for key, value in content.items():
         result[key.decode("latin1") if isinstance(key, bytes) else str(key)] = value
     if "X" not in result:
-        raise ValueError(f"{path!r} has no 'X' entry (keys: {sorted(result)})")
+        raise PickleDataError(f"{path!r} has no 'X' entry (keys: {sorted(result)})")
     return result
 
 
@@ -97,6 +99,36 @@ def _maybe_one_based(values, n_max, one_based):
     return values.size > 0 and values.min() >= 1 and values.max() == n_max
 
 
+def _interpret(content, path, layout, image_shape, one_based):
+    """(images, labels, class_names, folds) of a loaded ``.pk`` dict, checked (see the loader)."""
+    images = images_to_rows(content["X"], layout, image_shape, source=f"'X' of {path!r}")
+    if images.dtype.kind not in "biuf":
+        raise ValueError(f"'X' of {path!r} must hold numbers, got dtype {images.dtype}")
+    n = images.shape[0]
+    class_names = content.get("class_names")
+    class_names = [] if class_names is None else [_text(name) for name in np.asarray(
+        class_names, dtype=object).ravel()]
+    labels = content.get("y")
+    if labels is not None:
+        labels = np.asarray(labels).ravel()
+        if labels.dtype.kind not in "iuf" or (labels.dtype.kind == "f" and np.any(labels % 1)):
+            raise ValueError(f"'y' of {path!r} must hold integer labels, got dtype {labels.dtype}")
+        labels = labels.astype(np.int64)
+        if labels.shape[0] != n:
+            raise ValueError(f"{path!r} has {labels.shape[0]} labels in 'y' but {n} images in 'X'")
+        if _maybe_one_based(labels, len(class_names) or labels.max(initial=0), one_based):
+            labels = labels - 1
+        if labels.size and labels.min() < 0:
+            raise ValueError(f"'y' of {path!r} holds negative labels ({labels.min()})")
+    folds = content.get("fold_indices")
+    if folds is not None:
+        folds = [np.asarray(fold).astype(np.int64).ravel() for fold in folds]
+        values = np.concatenate(folds) if folds else np.zeros(0, np.int64)
+        if _maybe_one_based(values, n, one_based):
+            folds = [fold - 1 for fold in folds]
+    return images, labels, class_names, folds
+
+
 def load_assignment_pickle(path, layout="rows", image_shape=(96, 96, 3), one_based="auto",
                            limit=None, random_state=None):
     """Load one of the assignment's pickle files.
@@ -126,39 +158,29 @@ def load_assignment_pickle(path, layout="rows", image_shape=(96, 96, 3), one_bas
     ------
     FileNotFoundError
         Missing file.
-    UnsafePickleError
-        The file refers to anything but numpy arrays and containers.
     ValueError
-        No ``X``, a shape that is not an image array, or ``y``/``X`` counts
-        that differ.
+        A bad ``layout``, ``image_shape`` or ``one_based``.
+    PickleDataError
+        The file is damaged or truncated, has no ``X``, a shape that is not
+        an image array, labels that are not integers >= 0, ``y``/``X``
+        counts that differ or fold indices outside the images (also a
+        ``ValueError``).  Its subclass :class:`~nnlite.data.UnsafePickleError`:
+        the file refers to anything but numpy arrays and containers.
     """
     path = os.fspath(path)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if np.ndim(image_shape) != 1 or len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (h, w, c), got {image_shape!r}")
+    image_shape = tuple(check_positive_int(size, "image_shape") for size in image_shape)
+    if layout == "stl" and image_shape != (96, 96, 3):
+        raise ValueError(f"layout='stl' is STL-10's 96x96x3 order, got image_shape {image_shape}")
+    if not (isinstance(one_based, bool) or one_based == "auto"):
+        raise ValueError(f"one_based must be 'auto', True or False, got {one_based!r}")
     content = _normalise_keys(safe_load(path, encoding="latin1"), path)
-    image_shape = tuple(int(size) for size in image_shape)
-    images = images_to_rows(content["X"], layout, image_shape, source=f"'X' of {path!r}")
-    n = images.shape[0]
-    class_names = content.get("class_names")
-    class_names = [] if class_names is None else [_text(name) for name in np.asarray(
-        class_names, dtype=object).ravel()]
-    labels = content.get("y")
-    if labels is not None:
-        labels = np.asarray(labels).ravel()
-        if labels.dtype.kind not in "iuf" or (labels.dtype.kind == "f" and np.any(labels % 1)):
-            raise ValueError(f"'y' of {path!r} must hold integer labels, got dtype {labels.dtype}")
-        labels = labels.astype(np.int64)
-        if labels.shape[0] != n:
-            raise ValueError(f"{path!r} has {labels.shape[0]} labels in 'y' but {n} images in 'X'")
-        if _maybe_one_based(labels, len(class_names) or labels.max(initial=0), one_based):
-            labels = labels - 1
-        if labels.size and labels.min() < 0:
-            raise ValueError(f"'y' of {path!r} holds negative labels ({labels.min()})")
-    folds = content.get("fold_indices")
-    if folds is not None:
-        folds = [np.asarray(fold).astype(np.int64).ravel() for fold in folds]
-        values = np.concatenate(folds) if folds else np.zeros(0, np.int64)
-        if _maybe_one_based(values, n, one_based):
-            folds = [fold - 1 for fold in folds]
     name = os.path.splitext(os.path.basename(path))[0]
-    dataset = Dataset(images, labels, class_names, image_shape, folds, f"pickle-{name}")
-    indices = select_subset(n, limit, labels, random_state)
+    with pickle_content(path):
+        images, labels, class_names, folds = _interpret(content, path, layout, image_shape, one_based)
+        dataset = Dataset(images, labels, class_names, image_shape, folds, f"pickle-{name}")
+    indices = select_subset(len(dataset), limit, labels, random_state)
     return dataset if indices is None else dataset.subset(indices)

@@ -16,7 +16,9 @@ import re
 
 import numpy as np
 
+from ..memory import check_array_allocation
 from .dataset import Dataset, select_subset
+from .errors import PickleDataError, pickle_content
 from .safe_pickle import safe_load
 
 IMAGE_SHAPE = (32, 32, 3)
@@ -50,19 +52,32 @@ def read_batch(path):
     -------
     data : ndarray of shape (N, 3072), uint8, channel-planar (as stored)
     labels : ndarray of shape (N,), int64
+
+    Raises
+    ------
+    PickleDataError
+        The file is damaged, not a pickle, or not a batch dict of a
+        ``(N, 3072)`` numeric ``data`` array and ``N`` labels >= 0 (also a
+        ``ValueError``; :class:`~nnlite.data.UnsafePickleError` for a
+        forbidden global).
     """
     content = safe_load(path, encoding="bytes")
     if not isinstance(content, dict):
-        raise ValueError(f"{path!r} holds a {type(content).__name__}, not a CIFAR-10 batch dict")
+        raise PickleDataError(f"{path!r} holds a {type(content).__name__}, not a CIFAR-10 batch dict")
     data, labels = _entry(content, "data"), _entry(content, "labels")
     if data is None or labels is None:
-        raise ValueError(f"{path!r} is not a CIFAR-10 batch: it needs 'data' and 'labels' entries")
-    data = np.asarray(data)
-    labels = np.asarray(labels, dtype=np.int64).ravel()
-    if data.ndim != 2 or data.shape[1] != int(np.prod(IMAGE_SHAPE)):
-        raise ValueError(f"'data' of {path!r} has shape {data.shape}, expected (N, 3072)")
-    if data.shape[0] != labels.shape[0]:
-        raise ValueError(f"{path!r} has {labels.shape[0]} labels for {data.shape[0]} images")
+        raise PickleDataError(f"{path!r} is not a CIFAR-10 batch: it needs 'data' and 'labels' entries")
+    with pickle_content(path):
+        data = np.asarray(data)
+        if data.dtype.kind not in "biuf":
+            raise ValueError(f"'data' must be a numeric array, got dtype {data.dtype}")
+        labels = np.asarray(labels, dtype=np.int64).ravel()
+        if data.ndim != 2 or data.shape[1] != int(np.prod(IMAGE_SHAPE)):
+            raise ValueError(f"'data' has shape {data.shape}, expected (N, 3072)")
+        if data.shape[0] != labels.shape[0]:
+            raise ValueError(f"{labels.shape[0]} labels for {data.shape[0]} images")
+        if labels.size and labels.min() < 0:
+            raise ValueError(f"'labels' holds negative values ({labels.min()})")
     return data, labels
 
 
@@ -70,8 +85,13 @@ def read_label_names(path):
     """``label_names`` from ``batches.meta`` as a list of str (``[]`` when the file is absent)."""
     if not os.path.isfile(path):
         return []
-    names = _entry(safe_load(path, encoding="bytes"), "label_names") or []
-    return [name.decode("utf-8") if isinstance(name, bytes) else str(name) for name in names]
+    content = safe_load(path, encoding="bytes")
+    with pickle_content(path):
+        if not isinstance(content, dict):
+            raise ValueError(f"it holds a {type(content).__name__}, not a dict with 'label_names'")
+        names = _entry(content, "label_names")
+        names = [] if names is None else list(names)
+        return [name.decode("utf-8") if isinstance(name, bytes) else str(name) for name in names]
 
 
 def batch_files(path, split):
@@ -114,14 +134,20 @@ def load_cifar10(path, split="train", limit=None, random_state=None):
     FileNotFoundError
         Missing folder or batch file (named).
     ValueError
-        Unknown split, malformed batch, or labels/images counts that differ.
-    UnsafePickleError
-        A batch refers to anything but arrays and containers.
+        Unknown split.
+    PickleDataError
+        A damaged or malformed batch, labels/images counts that differ
+        (also a ``ValueError``; :class:`~nnlite.data.UnsafePickleError`, its
+        subclass, when a batch refers to anything but arrays and containers).
     """
     path = os.fspath(path)
     if not os.path.isdir(path):
         raise FileNotFoundError(f"CIFAR-10 folder {path!r} does not exist")
     batches = [read_batch(name) for name in batch_files(path, split)]
+    n_images = sum(batch[0].shape[0] for batch in batches)
+    check_array_allocation((2 * n_images, int(np.prod(IMAGE_SHAPE))), batches[0][0].dtype,
+                           f"stacking {n_images} CIFAR-10 images of {path!r}",
+                           advice="use fewer batch files")
     data = np.concatenate([batch[0] for batch in batches])
     labels = np.concatenate([batch[1] for batch in batches])
     class_names = read_label_names(os.path.join(path, "batches.meta"))

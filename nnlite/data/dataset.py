@@ -18,6 +18,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from ..memory import check_array_allocation
 from ..validation import check_positive_int, check_random_state
 
 
@@ -82,6 +83,10 @@ class MappedImages:
 
     def _rows(self, key):
         """Converted rows for a row key that is a slice or an index array (not a scalar)."""
+        count = len(range(self.shape[0])[key]) if isinstance(key, slice) else np.size(key)
+        check_array_allocation((2 * count, self.shape[1]), self.dtype,
+                               f"reading {count} images of {self.shape[1]} values",
+                               advice="read fewer images at a time (e.g. with limit=)")
         block = np.asarray(self._native[key])
         return np.ascontiguousarray(block.transpose(self._axes)).reshape(block.shape[0], -1)
 
@@ -225,6 +230,12 @@ def as_float(images, dtype="float64", chunk_rows=4096, scale=None):
     Returns
     -------
     ndarray of shape (n_images, n_features) and dtype ``dtype``
+
+    Raises
+    ------
+    nnlite.memory.InsufficientMemoryError
+        The result would not fit in the memory available (checked before
+        it is allocated).
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
@@ -233,6 +244,8 @@ def as_float(images, dtype="float64", chunk_rows=4096, scale=None):
     shape = tuple(images.shape)
     if len(shape) != 2:
         raise ValueError(f"images must be 2-D (n_images, n_features), got shape {shape}")
+    check_array_allocation(shape, dtype, f"converting {shape[0]} images of {shape[1]} values to "
+                           f"floating point", advice="use fewer images (limit=) or float32")
     out = np.empty(shape, dtype=dtype)
     for start in range(0, shape[0], chunk_rows):
         block = out[start:start + chunk_rows]

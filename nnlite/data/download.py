@@ -27,6 +27,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ..validation import check_writable_folder
+
 DATASETS = {
     "stl10": {"url": "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
               "md5": "91f7769df0f17e558f3565bffb0c7dfb", "folder": "stl10_binary"},
@@ -209,7 +211,7 @@ def download(url, dest_dir, sha256=None, md5=None, extract=True, progress=True, 
     filename = filename or os.path.basename(parsed.path)
     if not filename:
         raise ValueError(f"cannot name the file from {url!r}; pass filename=")
-    os.makedirs(dest_dir, exist_ok=True)
+    dest_dir = check_writable_folder(dest_dir, "dest_dir")
     final = os.path.join(dest_dir, filename)
     if os.path.exists(final):
         try:

@@ -14,6 +14,15 @@ total bytes, newest modification time and a hash of the chosen file names)
 is checked on every load, and a stale cache is rebuilt.  A valid cache is
 opened with ``np.load(mmap_mode='r')``: the images come back memory-mapped
 and read-only.
+
+Every problem with the input is an :class:`~nnlite.data.errors.DataError`
+(a ``ValueError``) naming the file: an image that cannot be read or decoded,
+an image with more pixels than Pillow's decompression-bomb limit
+(``PIL.Image.MAX_IMAGE_PIXELS``; refused, not decoded, also between one and
+two times the limit where Pillow itself only warns), a ``cache_dir`` that is
+a file or cannot be written (checked before anything is decoded), and an
+image stack larger than the memory available (checked before it is
+allocated).
 """
 
 import concurrent.futures
@@ -22,11 +31,15 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
+from PIL import Image
 
-from ..validation import check_positive_int
+from ..memory import check_array_allocation
+from ..validation import check_positive_int, check_writable_folder
 from .dataset import Dataset, select_subset
+from .errors import DataError, ImageFileError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1
@@ -60,16 +73,14 @@ def list_images(root, extensions=EXTENSIONS):
         raise FileNotFoundError(f"image folder {root!r} does not exist")
     if not os.path.isdir(root):
         raise ValueError(f"image folder {root!r} is not a directory")
-    with os.scandir(root) as entries:
-        class_names = sorted(entry.name for entry in entries
-                             if entry.is_dir() and not entry.name.startswith("."))
+    class_names = sorted(entry.name for entry in _scan(root)
+                         if entry.is_dir() and not entry.name.startswith("."))
     if not class_names:
         raise ValueError(f"image folder {root!r} has no class sub-folders (expected root/<class>/<image>)")
     files, labels = [], []
     for label, name in enumerate(class_names):
-        with os.scandir(os.path.join(root, name)) as entries:
-            found = sorted(entry.name for entry in entries if entry.is_file()
-                           and os.path.splitext(entry.name)[1].lower() in extensions)
+        found = sorted(entry.name for entry in _scan(os.path.join(root, name)) if entry.is_file()
+                       and os.path.splitext(entry.name)[1].lower() in extensions)
         files.extend(f"{name}/{file}" for file in found)
         labels.extend([label] * len(found))
     if not files:
@@ -78,11 +89,24 @@ def list_images(root, extensions=EXTENSIONS):
     return class_names, files, np.array(labels, dtype=np.int64)
 
 
+def _scan(folder):
+    """The entries of ``folder``; an unreadable folder is a :class:`DataError` naming it."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as error:
+        raise DataError(f"cannot list the image folder {folder!r}: {error.strerror or error}") from None
+
+
 def fingerprint(root, files):
     """Count, total size, newest mtime and a name hash of ``files`` (to detect a stale cache)."""
     total = newest = 0
     for file in files:
-        stat = os.stat(os.path.join(root, file))
+        try:
+            stat = os.stat(os.path.join(root, file))
+        except OSError as error:
+            raise DataError(f"cannot read image {os.path.join(root, file)!r}: "
+                            f"{error.strerror or error}") from None
         total += stat.st_size
         newest = max(newest, stat.st_mtime_ns)
     names = hashlib.sha256("\n".join(files).encode("utf-8")).hexdigest()
@@ -117,19 +141,46 @@ class _Progress:
             self._write(done, "\n")
 
 
-def _decode(path, image_size):
-    """One image as an (h, w, 3) uint8 array, converted to RGB and resized if asked."""
-    from PIL import Image
+def _bomb_error(path, width, height):
+    limit = Image.MAX_IMAGE_PIXELS
+    size = f"{width}x{height} = {width * height:,} pixels" if width else "its size"
+    return ImageFileError(
+        f"refusing to decode image {path!r}: {size} exceeds Pillow's limit of {limit:,} pixels "
+        f"(PIL.Image.MAX_IMAGE_PIXELS), a guard against decompression bombs; remove or shrink the "
+        f"image, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file")
 
+
+def _decode(path, image_size):
+    """One image as an (h, w, 3) uint8 array, converted to RGB and resized if asked.
+
+    Raises :class:`ImageFileError` naming ``path`` for every failure: a file
+    that cannot be read, is not an image, is damaged or truncated (Pillow's
+    decoders raise ``OSError``, ``SyntaxError``, ``ValueError``,
+    ``struct.error``... on bad data), or is a decompression bomb.
+    """
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit is not None and width * height > limit:
+                raise _bomb_error(path, width, height)
             image = image.convert("RGB") if image.mode != "RGB" else image
             if image_size is not None and image.size != (image_size[1], image_size[0]):
                 bilinear = getattr(Image, "Resampling", Image).BILINEAR  # Pillow < 9.1 lacks Resampling
                 image = image.resize((image_size[1], image_size[0]), bilinear)
             return np.asarray(image, dtype=np.uint8)
-    except OSError as error:  # PIL.UnidentifiedImageError and truncated files
-        raise ValueError(f"cannot decode image {path!r}: {error}") from None
+    except ImageFileError:
+        raise
+    except Image.DecompressionBombError:
+        raise _bomb_error(path, 0, 0) from None
+    except (PermissionError, IsADirectoryError) as error:
+        raise ImageFileError(f"cannot read image {path!r}: {error.strerror or error}") from None
+    except MemoryError:
+        raise ImageFileError(f"cannot decode image {path!r}: it needs more memory than is "
+                             f"available; remove or shrink it") from None
+    except Exception as error:  # noqa: BLE001 - a decoder fails on bad data with any exception
+        raise ImageFileError(f"cannot decode image {path!r} ({type(error).__name__}: {error}); the "
+                             f"file is damaged or not an image: remove or replace it") from None
 
 
 def decode_images(root, files, image_size=None, n_jobs=None, progress=True, chunk=256):
@@ -157,9 +208,24 @@ def decode_images(root, files, image_size=None, n_jobs=None, progress=True, chun
     ------
     ValueError
         Images of different sizes without ``image_size`` (names two files).
+    ImageFileError
+        An image cannot be read or decoded, or is a decompression bomb.
+    nnlite.memory.InsufficientMemoryError
+        The decoded images would not fit in memory.
     """
+    with warnings.catch_warnings():
+        # _decode refuses images over the limit itself, with the file's name.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return _decode_all(root, files, image_size, n_jobs, progress, chunk)
+
+
+def _decode_all(root, files, image_size, n_jobs, progress, chunk):
+    """:func:`decode_images` without the warning filter around it."""
     first = _decode(os.path.join(root, files[0]), image_size)
     shape = first.shape
+    check_array_allocation((len(files), first.size), np.uint8,
+                           f"decoding {len(files)} images of {shape[1]}x{shape[0]} pixels from {root!r}",
+                           advice="load fewer (limit=) or smaller (image_size=) images")
     images = np.empty((len(files), first.size), dtype=np.uint8)
     images[0] = first.reshape(-1)
 
@@ -177,14 +243,18 @@ def decode_images(root, files, image_size=None, n_jobs=None, progress=True, chun
     counter = _Progress(len(files), f"decoding images in {root}:", enabled=progress)
     starts = range(0, len(files), chunk)
     with concurrent.futures.ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        for position, mismatch in enumerate(pool.map(work, starts)):
-            if mismatch is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-                index, other = mismatch
-                raise ValueError(
-                    f"images differ in size: {files[0]!r} is {shape[1]}x{shape[0]} (w x h) but "
-                    f"{files[index]!r} is {other[1]}x{other[0]}; pass image_size=(h, w) to resize all")
-            counter.update(min((position + 1) * chunk, len(files)))
+        try:
+            for position, mismatch in enumerate(pool.map(work, starts)):
+                if mismatch is not None:
+                    index, other = mismatch
+                    raise ValueError(
+                        f"images differ in size: {files[0]!r} is {shape[1]}x{shape[0]} (w x h) but "
+                        f"{files[index]!r} is {other[1]}x{other[0]}; pass image_size=(h, w) to "
+                        f"resize all")
+                counter.update(min((position + 1) * chunk, len(files)))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # the files not yet started are skipped
+            raise
     counter.close(len(files))
     return images, shape
 
@@ -217,14 +287,19 @@ def _read_cache(images_path, meta_path, expected):
 
 def _write_cache(images_path, meta_path, images, labels, metadata):
     """Write the cache atomically: images first, then the metadata that validates them."""
-    os.makedirs(os.path.dirname(images_path) or ".", exist_ok=True)
     for path, write in ((images_path, lambda handle: np.save(handle, images)),
                         (meta_path, lambda handle: np.savez(
                             handle, labels=labels, metadata=np.array(json.dumps(metadata))))):
         temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as handle:
-            write(handle)
-        os.replace(temporary, path)
+        try:
+            with open(temporary, "wb") as handle:
+                write(handle)
+            os.replace(temporary, path)
+        except OSError as error:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise DataError(f"cannot write the image cache {path!r} ({error.strerror or error}): "
+                            f"free some space or choose another cache_dir") from None
 
 
 def load_image_folder(root, image_size=None, cache_dir=None, limit=None, random_state=None,
@@ -264,7 +339,12 @@ def load_image_folder(root, image_size=None, cache_dir=None, limit=None, random_
         ``root`` does not exist.
     ValueError
         No class folders or no images, mixed sizes without ``image_size``,
-        or a bad ``image_size``.
+        a bad ``image_size``, or a ``cache_dir`` that is a file or cannot
+        be written (checked first).
+    ImageFileError
+        An image cannot be read or decoded, or is a decompression bomb.
+    nnlite.memory.InsufficientMemoryError
+        The decoded images would not fit in memory.
     """
     root = os.fspath(root)
     if image_size is not None:
@@ -272,6 +352,8 @@ def load_image_folder(root, image_size=None, cache_dir=None, limit=None, random_
             raise ValueError(f"image_size must be (height, width), got {image_size!r}")
         image_size = tuple(check_positive_int(size, "image_size") for size in image_size)
     class_names, files, labels = list_images(root, tuple(ext.lower() for ext in extensions))
+    if cache_dir is not None:
+        cache_dir = check_writable_folder(cache_dir, "cache_dir")
     indices = select_subset(len(files), limit, labels, random_state)
     if indices is not None:
         files, labels = [files[i] for i in indices], labels[indices]
@@ -282,7 +364,7 @@ def load_image_folder(root, image_size=None, cache_dir=None, limit=None, random_
     seed = random_state if random_state is None or isinstance(random_state, int) else "generator"
     options = {"image_size": image_size, "limit": limit, "random_state": seed,
                "extensions": sorted(extensions)}
-    images_path, meta_path = _cache_paths(os.fspath(cache_dir), root, options)
+    images_path, meta_path = _cache_paths(cache_dir, root, options)
     expected = fingerprint(root, files)
     cached = _read_cache(images_path, meta_path, expected)
     if cached is not None:

@@ -19,11 +19,13 @@ the shape helpers of :mod:`nnlite.data.shapes`.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..memory import check_allocation
 from ..validation import check_int, check_random_state
+from .mapped_io import random_access
 from .shapes import image_side, resolve_image_shape
 from .strided import grid_patches
 
-__all__ = ["sample_patches_raw", "image_side", "resolve_image_shape", "patch_positions",
+__all__ = ["sample_patches_raw", "check_patch_memory", "image_side", "resolve_image_shape", "patch_positions",
            "gather_patches", "gather_patches_hwc", "grid_patches"]
 
 #: Rows fetched per chunk (in bytes) from a lazy, non-ndarray image store.
@@ -199,12 +201,20 @@ def sample_patches_raw(images, num_patches=10000, patch_size=8, image_shape=None
     ValueError
         For ``num_patches <= 0``, ``patch_size <= 0`` or larger than the
         images, no images, or a row length that does not fit ``image_shape``.
+    nnlite.memory.InsufficientMemoryError
+        The patches (and their positions) would not fit in the memory
+        available; checked before anything is allocated (a ``ValueError``).
 
     Notes
     -----
     Images and corners are drawn independently and uniformly (with
     replacement): image in ``[0, n_images)``, top row in ``[0, h - p]``,
     left column in ``[0, w - p]``.
+
+    A memory-mapped source is advised random access while the patches are
+    gathered (:func:`nnlite.data.mapped_io.random_access`): the kernel then
+    reads only the pages the patches fall on instead of a read-ahead window
+    around each of them.
 
     Examples
     --------
@@ -231,11 +241,38 @@ def sample_patches_raw(images, num_patches=10000, patch_size=8, image_shape=None
     if patch_size > min(image_shape[0], image_shape[1]):
         raise ValueError(f"patch_size {patch_size} is larger than the images "
                          f"({image_shape[0]}x{image_shape[1]})")
+    check_patch_memory(num_patches, patch_size, image_shape[2], dtype)
     image, row, col = patch_positions(shape[0], image_shape, num_patches, patch_size, random_state)
     hwc = getattr(images, "hwc", None) if lazy else None
-    if isinstance(hwc, np.ndarray) and hwc.shape == (shape[0],) + image_shape:
-        return gather_patches_hwc(hwc, image, row, col, patch_size)
-    if lazy:
-        return _gather_lazy(images, image, row, col, patch_size, image_shape, dtype)
-    return gather_patches(images, image, row, col, patch_size, image_shape)
+    with random_access(hwc if hwc is not None else images, getattr(images, "_native", None)):
+        if isinstance(hwc, np.ndarray) and hwc.shape == (shape[0],) + image_shape:
+            return gather_patches_hwc(hwc, image, row, col, patch_size)
+        if lazy:
+            return _gather_lazy(images, image, row, col, patch_size, image_shape, dtype)
+        return gather_patches(images, image, row, col, patch_size, image_shape)
+
+
+def check_patch_memory(num_patches, patch_size, channels, dtype=None):
+    """Raise before sampling when ``num_patches`` patches would not fit in memory.
+
+    Counts the patches twice (the gather and its reordering), their three
+    int64 position arrays and the ``num_patches x p`` int64 run offsets.
+
+    Parameters
+    ----------
+    num_patches, patch_size, channels : int
+    dtype : numpy dtype, optional
+        Of the images (and so of the patches); default float64.
+
+    Raises
+    ------
+    nnlite.memory.InsufficientMemoryError
+        Naming the number of patches, the bytes needed and the bytes available.
+    """
+    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    values = patch_size * patch_size * channels
+    per_patch = 2 * values * dtype.itemsize + 3 * 8 + patch_size * 8
+    check_allocation(int(num_patches) * per_patch,
+                     f"sampling {num_patches} patches of {values} values", dtype=dtype,
+                     advice="ask for fewer patches")
 

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from .dataset import Dataset, MappedImages, select_subset
+from .errors import DataError
 
 IMAGE_SHAPE = (96, 96, 3)
 IMAGE_BYTES = 96 * 96 * 3
@@ -66,12 +67,18 @@ def _map_images(path):
         raise ValueError(f"{path!r} is truncated or not an STL-10 image file: {size} bytes is not "
                          f"a positive multiple of {IMAGE_BYTES} (one 96x96x3 image)")
     n = size // IMAGE_BYTES
-    return np.memmap(path, dtype=np.uint8, mode="r", shape=(n, 3, 96, 96))
+    try:
+        return np.memmap(path, dtype=np.uint8, mode="r", shape=(n, 3, 96, 96))
+    except OSError as error:
+        raise DataError(f"cannot read STL-10 file {path!r}: {error.strerror or error}") from None
 
 
 def read_labels(path, n_classes=10):
     """Read an ``*_y.bin`` file (one byte per image, 1..n_classes) as int64 0..n_classes-1."""
-    labels = np.fromfile(_require(path), dtype=np.uint8).astype(np.int64)
+    try:
+        labels = np.fromfile(_require(path), dtype=np.uint8).astype(np.int64)
+    except OSError as error:
+        raise DataError(f"cannot read STL-10 file {path!r}: {error.strerror or error}") from None
     if labels.size and (labels.min() < 1 or labels.max() > n_classes):
         raise ValueError(f"{path!r} holds labels {labels.min()}..{labels.max()}; STL-10 labels "
                          f"are 1..{n_classes}")
@@ -82,8 +89,12 @@ def read_class_names(path):
     """Class names from ``class_names.txt`` (one a line), or ``[]`` when the file is absent."""
     if not os.path.isfile(path):
         return []
-    with open(path, encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip()]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read the class names in {path!r} ({error}); it should be UTF-8 "
+                        f"text, one name a line") from None
 
 
 def read_folds(path, n_images):

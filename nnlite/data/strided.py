@@ -15,6 +15,7 @@ fits inside the image: ``1 + (h - p) // stride`` rows and
 
 import numpy as np
 
+from ..memory import check_array_allocation
 from ..validation import check_int
 from .shapes import resolve_image_shape
 
@@ -82,6 +83,9 @@ def grid_patches(images, patch_size, stride, image_shape=None):
     ValueError
         For images that are not 2-D, an impossible ``image_shape``, a bad
         patch size or stride (see :func:`grid_shape`).
+    nnlite.memory.InsufficientMemoryError
+        The patch matrix would not fit in the memory available (checked
+        before it is made; pass fewer images at a time).
 
     Examples
     --------
@@ -96,6 +100,11 @@ def grid_patches(images, patch_size, stride, image_shape=None):
                          f"{getattr(images, 'shape', type(images).__name__)}")
     height, width, channels = resolve_image_shape(images.shape[1], image_shape)
     n_rows, n_cols = grid_shape((height, width, channels), patch_size, stride)
+    n_patches = images.shape[0] * n_rows * n_cols
+    check_array_allocation((n_patches, patch_size * patch_size * channels), images.dtype,
+                           f"{n_patches} grid patches ({images.shape[0]} images x {n_rows * n_cols} "
+                           f"positions at stride {stride}) of {patch_size * patch_size * channels} values",
+                           advice="pass fewer images at a time or a larger stride")
     stack = np.asarray(images).reshape(images.shape[0], height, width, channels)
     # windows: (n, h - p + 1, w - p + 1, c, p, p), a view; keep the strided positions.
     windows = np.lib.stride_tricks.sliding_window_view(stack, (patch_size, patch_size), axis=(1, 2))
