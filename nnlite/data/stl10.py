@@ -75,8 +75,9 @@ def _map_images(path):
 
 def read_labels(path, n_classes=10):
     """Read an ``*_y.bin`` file (one byte per image, 1..n_classes) as int64 0..n_classes-1."""
+    _require(path)
     try:
-        labels = np.fromfile(_require(path), dtype=np.uint8).astype(np.int64)
+        labels = np.fromfile(path, dtype=np.uint8).astype(np.int64)
     except OSError as error:
         raise DataError(f"cannot read STL-10 file {path!r}: {error.strerror or error}") from None
     if labels.size and (labels.min() < 1 or labels.max() > n_classes):
