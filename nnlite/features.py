@@ -10,18 +10,24 @@ image (a row in SPEC's layout) into one feature vector:
    with (:class:`~nnlite.preprocessing.PatchNormalizer` or
    :class:`~nnlite.preprocessing.ZCAWhitening`; statistics of the training
    patches, never of the image being encoded).  SPEC's normalisation maps
-   each pixel on its own, so it is applied to the images before cutting
-   (the same numbers, computed once per pixel instead of once per
-   overlapping patch);
-3. one forward pass of the encoder, on its backend, gives the activations
-   of the chosen hidden layer(s) for every position;
+   each pixel on its own, so it is applied to the images before cutting;
+   the linear part of the others (per-channel mapping, ZCA) is folded into
+   the first layer's weights (:mod:`nnlite.folding`), so each patch pays
+   only for its mean removal and clipping before the one matrix product;
+3. the *encoder at feature time* (:mod:`nnlite.encoders`) turns every
+   patch into a code: the autoencoder's own activations of the chosen
+   hidden layer(s) (``encoder='activation'``), or a soft threshold or the
+   "triangle" encoding of the learned first-layer dictionary;
 4. the codes are either concatenated over all positions (``pooling='none'``,
    the assignment's mode) or summed / averaged / maxed over the cells of a
    ``k x k`` partition of the position grid (Coates, Lee & Ng 2011 use the
    four quadrants, ``k = 2``).
 
 Images are processed in chunks whose size follows from ``memory_limit``; the
-result does not depend on the chunking.  Layer choice and pooling live in
+result does not depend on the chunking.  Everything runs in ``dtype``
+(float32 by default through :class:`~nnlite.patch_model.PatchModel`); a
+progress line (images done, rate, time left) goes to ``progress`` every
+``progress_interval`` seconds of a long extraction.  Layer choice and pooling live in
 :mod:`nnlite.pooling`; :class:`nnlite.patch_model.PatchModel` configures this
 transformer for a trained patch model.
 """
@@ -34,11 +40,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from .data.shapes import resolve_image_shape
 from .data.strided import grid_patches, grid_shape
+from .encoders import ENCODERS, PatchEncoder, check_encoder, encoder_width
 from .layers.dense import Dense
 from .network import Network
 from .pooling import POOLING_MODES, pool_codes, resolve_layers
 from .preprocessing import PatchNormalizer
-from .validation import check_int
+from .progress import Progress
+from .validation import check_int, check_non_negative
+
+#: Patches of at most this many images set ``alpha='auto'`` at :meth:`ConvolutionalFeatures.fit`.
+AUTO_ALPHA_IMAGES = 200
 
 
 def _encoder_copy(network, n_layers, backend, dtype):
@@ -87,7 +98,20 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
     dtype : {'float64', 'float32'}, optional
         Precision of the encoding and of the features; default: the
         encoder's.  ``'float32'`` halves the memory of large feature
-        matrices.
+        matrices and is about twice as fast.
+    encoding : {'activation', 'soft-threshold', 'triangle'}, default='activation'
+        The encoder at feature time (see :mod:`nnlite.encoders`):
+        the autoencoder's own hidden activation; or, on the first layer's
+        weights scaled to unit norm, the two-polarity soft threshold
+        (``2 H`` codes per position) or the triangle encoding.
+    alpha : float or 'auto', default='auto'
+        Threshold of ``'soft-threshold'``; ``'auto'``: half the median
+        ``|w . x|`` over the patches of (at most 200 of) the images given
+        to :meth:`fit` (Coates & Ng's rule of thumb).
+    progress : callable(str), optional
+        Receives a progress line (images done, rate, time left) every
+        ``progress_interval`` seconds of :meth:`transform`.
+    progress_interval : float, default=5.0
 
     Attributes
     ----------
@@ -105,6 +129,21 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         Images per chunk (None: all at once).
     network_ : Network
         The encoder layers in use (a copy, on the chosen backend).
+    alpha_ : float
+        The soft threshold in use ('soft-threshold' only, else None).
+    patch_encoder_ : PatchEncoder or None
+        The fused first-layer encoding (None where the network runs on
+        another backend and computes the activations itself).
+
+    Notes
+    -----
+    The soft threshold follows A. Coates and A. Y. Ng, "The importance of
+    encoding versus training with sparse coding and vector quantization",
+    ICML 2011; the triangle encoding A. Coates, H. Lee and A. Y. Ng, "An
+    analysis of single-layer networks in unsupervised feature learning",
+    AISTATS 2011, here with the unit-norm rows of the learned weights as
+    the centroids in place of K-means centroids.  Both use the first
+    hidden layer's weights whatever ``layer`` says about a stacked encoder.
 
     Examples
     --------
@@ -120,7 +159,8 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, encoder, patch_size=8, stride=4, pooling="none", pool_grid=2, layer=None,
-                 preprocessor=None, memory_limit=256 * 2**20, image_shape=None, backend=None, dtype=None):
+                 preprocessor=None, memory_limit=256 * 2**20, image_shape=None, backend=None, dtype=None,
+                 encoding="activation", alpha="auto", progress=None, progress_interval=5.0):
         self.encoder = encoder
         self.patch_size = patch_size
         self.stride = stride
@@ -132,6 +172,10 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
         self.backend = backend
         self.dtype = dtype
+        self.encoding = encoding
+        self.alpha = alpha
+        self.progress = progress
+        self.progress_interval = progress_interval
 
     # ------------------------------------------------------------------ fit
     def _source_network(self):
@@ -176,32 +220,74 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"memory_limit must be a positive number of bytes or None, got {self.memory_limit!r}")
         if self.preprocessor is not None:
             check_is_fitted(self.preprocessor)
-        self.layers_ = resolve_layers(self.layer, len(network.layers) - 1)
+        check_encoder(self.encoding)
+        check_non_negative(self.progress_interval, "progress_interval")
+        if self.encoding != "activation" and self.layer not in (None, "first", 1):
+            raise ValueError(f"encoding {self.encoding!r} uses the first layer's weights; layer must be None, "
+                             f"'first' or 1, got {self.layer!r}")
+        self.layers_ = [1] if self.encoding != "activation" else resolve_layers(self.layer, len(network.layers) - 1)
         self.network_ = _encoder_copy(network, max(self.layers_), self.backend, self.dtype)
         self.image_shape_ = shape
         self.grid_ = grid
         self.n_features_in_ = int(X.shape[1])
-        self.n_units_ = int(sum(network.sizes[k] for k in self.layers_))
+        if self.encoding == "activation":
+            self.n_units_ = int(sum(network.sizes[k] for k in self.layers_))
+        else:
+            self.n_units_ = encoder_width(self.encoding, network.sizes[1])
         cells = grid[0] * grid[1] if self.pooling == "none" else self.pool_grid ** 2
         self.n_features_out_ = cells * self.n_units_
         self.chunk_size_ = self._chunk_size(patch_width)
+        self.alpha_ = None
+        self.patch_encoder_ = None
+        first = self.network_.layers[0]
+        on_host = getattr(self.network_.backend, "name", "numpy") == "numpy"
+        if self.encoding != "activation" or on_host:
+            self.patch_encoder_ = PatchEncoder(first.W, first.b, first.activation.name, self.preprocessor,
+                                               self.encoding, alpha=0.0, dtype=self.network_.dtype.name)
+        if self.encoding == "soft-threshold":
+            self.alpha_ = self._auto_alpha(X) if isinstance(self.alpha, str) and self.alpha == "auto" \
+                else float(check_non_negative(self.alpha, "alpha (or 'auto')"))
+            self.patch_encoder_.alpha = self.alpha_
         return self
+
+    def _auto_alpha(self, X):
+        """Half the median ``|w . x|`` over the grid patches of the first images of ``X``."""
+        sample = np.asarray(X[:AUTO_ALPHA_IMAGES])
+        patches, _ = grid_patches(self.patch_encoder_.prepare_images(sample), self.patch_size, self.stride,
+                                  self.image_shape_)
+        if patches.shape[0] > 100000:
+            patches = patches[np.linspace(0, patches.shape[0] - 1, 100000).astype(np.intp)]
+        responses = self.patch_encoder_.responses(np.array(patches))
+        return float(0.5 * np.median(np.abs(responses)))
 
     def _chunk_size(self, patch_width):
         """Images per chunk so that the working arrays stay under ``memory_limit``."""
         if self.memory_limit is None:
             return None
         positions = self.grid_[0] * self.grid_[1]
-        itemsize = 8  # preprocessors work in float64 whatever the encoder's dtype
-        computed_units = sum(self.network_.sizes[1:])
-        # raw patches (<= 8 bytes), preprocessed copy + temporary, every computed layer twice
-        # (activations and host copy), the pooled features.
-        per_image = (positions * (patch_width * 3 + 2 * computed_units) + self.n_features_out_) * itemsize
+        itemsize = self.network_.dtype.itemsize
+        computed_units = sum(self.network_.sizes[1:]) + self.n_units_ + patch_width
+        # the float image chunk, the patches (float, plus a copy where the preprocessor cannot be folded),
+        # the products and codes, the pooled features.
+        per_image = (positions * (3 * patch_width + 2 * computed_units) + self.n_features_out_) * max(itemsize, 8)
         return max(1, int(self.memory_limit // per_image))
 
     # ------------------------------------------------------------ transform
+    def _network_codes(self, first, patches):
+        """Codes of ``layers_`` given the first layer's activations ``first`` (or raw ``patches``)."""
+        if first is None:
+            return self._codes(patches)
+        if self.layers_ == [1]:
+            return first
+        parts, block = ([first] if 1 in self.layers_ else []), first
+        for number in range(2, self.layers_[-1] + 1):
+            block = self.network_.forward(block, start=number - 1, stop=number)
+            if number in self.layers_:
+                parts.append(block)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
     def _codes(self, patches):
-        """Activations of ``layers_`` for the rows of ``patches``: (n_patches, n_units_)."""
+        """Activations of ``layers_`` for the rows of preprocessed ``patches``: (n_patches, n_units_)."""
         if len(self.layers_) == 1:
             return self.network_.forward(patches, stop=self.layers_[0])
         parts, block = [], patches
@@ -220,12 +306,21 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         return isinstance(self.preprocessor, PatchNormalizer) and not self.preprocessor.remove_mean
 
     def _encode_chunk(self, images):
-        if self.preprocessor is not None and self._pixelwise_preprocessor():
-            images = self.preprocessor.transform(images)
-        patches, (n_rows, n_cols) = grid_patches(images, self.patch_size, self.stride, self.image_shape_)
-        if self.preprocessor is not None and not self._pixelwise_preprocessor():
-            patches = self.preprocessor.transform(patches)
-        codes = self._codes(patches).reshape(images.shape[0], n_rows, n_cols, self.n_units_)
+        if self.patch_encoder_ is None:  # the activations on another backend
+            if self.preprocessor is not None and self._pixelwise_preprocessor():
+                images = self.preprocessor.transform(images)
+            patches, (n_rows, n_cols) = grid_patches(images, self.patch_size, self.stride, self.image_shape_)
+            if self.preprocessor is not None and not self._pixelwise_preprocessor():
+                patches = self.preprocessor.transform(patches)
+            codes = self._codes(patches)
+        else:
+            floats = self.patch_encoder_.prepare_images(images)
+            patches, (n_rows, n_cols) = grid_patches(floats, self.patch_size, self.stride, self.image_shape_)
+            if not patches.flags.writeable:  # one position covering the image: a read-only view
+                patches = patches.copy()
+            first = self.patch_encoder_.encode(patches)
+            codes = first if self.encoding != "activation" else self._network_codes(first, None)
+        codes = codes.reshape(images.shape[0], n_rows, n_cols, self.n_units_)
         return pool_codes(codes, self.pooling, self.pool_grid)
 
     def transform(self, X):
@@ -251,6 +346,10 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
                              f"{h}x{w}x{c} images ({self.n_features_in_} values)")
         features = np.empty((X.shape[0], self.n_features_out_), dtype=self.network_.dtype)
         chunk = self.chunk_size_ or max(1, X.shape[0])
+        counter = Progress(X.shape[0], f"features ({self.encoding}, stride {self.stride})", self.progress,
+                           interval=self.progress_interval)
         for begin in range(0, X.shape[0], chunk):
             features[begin:begin + chunk] = self._encode_chunk(X[begin:begin + chunk])
+            counter.update(min(begin + chunk, X.shape[0]))
+        counter.close()
         return features

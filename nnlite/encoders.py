@@ -1,0 +1,231 @@
+"""Encoders at feature time: how a learned dictionary turns a patch into a code.
+
+The autoencoder learns the dictionary (its first-layer weights ``W``, one
+row per unit); the *encoder* used when features are extracted need not be
+the autoencoder's own hidden activation.  Coates & Ng (2011) show that the
+encoding matters at least as much as how the dictionary was learned.
+Three choices, by name (:data:`ENCODERS`):
+
+``'activation'``
+    ``f(W x + b)``: the autoencoder's own hidden activation (sigmoid by
+    default); ``H`` codes per patch.
+``'soft-threshold'``
+    With ``w_k`` the rows of ``W`` scaled to unit norm and ``s_k = w_k . x``:
+    ``max(0, s_k - alpha)`` and ``max(0, -s_k - alpha)`` (both polarities),
+    ``2 H`` codes per patch.
+``'triangle'``
+    With the unit-norm rows as centroids ``c_k`` and
+    ``z_k = ||x - c_k||``: ``max(0, mean_j(z_j) - z_k)``; ``H`` codes.
+
+``x`` is the patch *after* the preprocessing the autoencoder was trained
+with (e.g. mean removal and ZCA whitening).  :class:`PatchEncoder` computes
+all of them from one matrix product per chunk of raw patches, with the
+linear part of the preprocessing folded into the weights
+(:mod:`nnlite.folding`).
+
+References
+----------
+.. [1] A. Coates and A. Y. Ng, "The importance of encoding versus training
+   with sparse coding and vector quantization", ICML 2011 (soft threshold).
+.. [2] A. Coates, H. Lee and A. Y. Ng, "An analysis of single-layer
+   networks in unsupervised feature learning", AISTATS 2011 ("triangle"
+   K-means encoding).
+"""
+
+import numpy as np
+from scipy.special import expit
+
+from .folding import fold_preprocessor
+from .validation import check_non_negative
+
+__all__ = ["ENCODERS", "PatchEncoder", "encoder_width", "soft_threshold", "triangle", "unit_norm_rows"]
+
+#: Names of the encoders at feature time.
+ENCODERS = ("activation", "soft-threshold", "triangle")
+
+
+def check_encoder(name):
+    """Return ``name`` if it is one of :data:`ENCODERS`, else raise ``ValueError`` naming it."""
+    if name not in ENCODERS:
+        raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {name!r}")
+    return name
+
+
+def encoder_width(name, n_units):
+    """Codes per patch of encoder ``name`` on ``n_units`` dictionary rows (``2 H`` for 'soft-threshold')."""
+    return 2 * n_units if check_encoder(name) == "soft-threshold" else n_units
+
+
+def unit_norm_rows(weights):
+    """Rows of ``weights`` (H, D) scaled to unit Euclidean norm (zero rows stay zero)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    norms = np.linalg.norm(weights, axis=1, keepdims=True)
+    return weights / np.where(norms > 0, norms, 1.0)
+
+
+def soft_threshold(responses, alpha):
+    """Both-polarity soft threshold of responses ``s = w . x`` (Coates & Ng 2011).
+
+    Parameters
+    ----------
+    responses : ndarray of shape (n, H)
+        ``s_k`` for unit-norm dictionary rows ``w_k``.
+    alpha : float
+        Threshold, >= 0.
+
+    Returns
+    -------
+    ndarray of shape (n, 2 H)
+        ``[max(0, s - alpha), max(0, -s - alpha)]``, same dtype.
+
+    Notes
+    -----
+    The two halves keep the sign of the response apart, so a linear
+    classifier sees "edge" and "inverted edge" as different features.
+
+    Examples
+    --------
+    >>> soft_threshold(np.array([[0.5, -2.0]]), 1.0)
+    array([[0., 0., 0., 1.]])
+    """
+    responses = np.asarray(responses)
+    alpha = check_non_negative(alpha, "alpha")
+    out = np.empty((responses.shape[0], 2 * responses.shape[1]), dtype=responses.dtype)
+    _soft_threshold_into(responses, alpha, out)
+    return out
+
+
+def _soft_threshold_into(responses, alpha, out):
+    """``out[:, :H] = max(s - alpha, 0)``, ``out[:, H:] = max(-s - alpha, 0)``."""
+    units = responses.shape[1]
+    positive, negative = out[:, :units], out[:, units:]
+    np.subtract(responses, alpha, out=positive)
+    np.maximum(positive, 0, out=positive)
+    np.negative(responses, out=negative)
+    negative -= alpha
+    np.maximum(negative, 0, out=negative)
+    return out
+
+
+def triangle(distances):
+    """The "triangle" K-means encoding of distances to centroids (Coates, Lee & Ng 2011).
+
+    Parameters
+    ----------
+    distances : ndarray of shape (n, K)
+        ``z_k = ||x - c_k||``.
+
+    Returns
+    -------
+    ndarray of shape (n, K)
+        ``max(0, mean_j(z_j) - z_k)``: non-zero for the centroids closer than
+        average (about half of them).
+
+    Examples
+    --------
+    >>> triangle(np.array([[1.0, 2.0, 6.0]]))
+    array([[2., 1., 0.]])
+    """
+    distances = np.asarray(distances)
+    out = distances.mean(axis=1, keepdims=True) - distances
+    return np.maximum(out, 0, out=out)
+
+
+def _triangle_from_responses_(responses, squared_norms):
+    """In place: ``s_k -> triangle(z)`` with ``z_k^2 = ||x||^2 - 2 s_k + 1`` (unit-norm centroids)."""
+    responses *= -2
+    responses += (squared_norms + 1.0)[:, None].astype(responses.dtype)
+    np.maximum(responses, 0, out=responses)
+    np.sqrt(responses, out=responses)
+    mean = responses.mean(axis=1, keepdims=True)
+    np.subtract(mean, responses, out=responses)
+    return np.maximum(responses, 0, out=responses)
+
+
+def _activate_(name, z):
+    """The hidden activation ``name`` applied in place (numpy)."""
+    if name == "sigmoid":
+        expit(z, out=z)
+    elif name == "relu":
+        np.maximum(z, 0, out=z)
+    elif name != "identity":
+        raise ValueError(f"unknown activation {name!r}")
+    return z
+
+
+class PatchEncoder:
+    """Codes of raw patch rows under one encoder, from one product per chunk.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (H, D)
+        The first layer's weights (the dictionary), acting on preprocessed patches.
+    bias : ndarray of shape (H,)
+        The first layer's bias ('activation' only).
+    activation : {'sigmoid', 'relu', 'identity'}
+        The first layer's activation ('activation' only).
+    preprocessor : fitted transformer or None
+        What turns raw patch rows into the encoder's inputs; folded into the
+        weights (:func:`nnlite.folding.fold_preprocessor`).
+    encoder : {'activation', 'soft-threshold', 'triangle'}
+    alpha : float
+        Threshold of 'soft-threshold'.
+    dtype : {'float32', 'float64'}
+
+    Attributes
+    ----------
+    folded : FoldedPreprocessor
+    width : int
+        Codes per patch.
+    """
+
+    def __init__(self, weights, bias, activation, preprocessor, encoder="activation", alpha=0.25,
+                 dtype="float32"):
+        self.encoder = check_encoder(encoder)
+        self.alpha = float(check_non_negative(alpha, "alpha"))
+        self.activation = activation
+        self.dtype = np.dtype(dtype)
+        weights = np.asarray(weights, dtype=np.float64)
+        n_units, n_columns = weights.shape
+        self.folded = fold_preprocessor(preprocessor, n_columns)
+        self.n_units = n_units
+        self.width = encoder_width(encoder, n_units)
+        if encoder == "activation":
+            folded, shift = self.folded.fold(weights, bias)
+        else:
+            folded, shift = self.folded.fold(unit_norm_rows(weights))
+        if encoder == "triangle":
+            # extra columns: the preprocessed patch itself, for ||x||^2
+            identity_w, identity_b = self.folded.fold(np.eye(n_columns))
+            folded = np.concatenate([folded, identity_w], axis=1)
+            shift = np.concatenate([shift, identity_b])
+        self.weights_ = np.ascontiguousarray(folded, dtype=self.dtype)
+        self.shift_ = shift.astype(self.dtype)
+
+    def prepare_images(self, images):
+        """Whole image rows as a new float array of ``dtype``, with any pixel-wise clipping applied."""
+        return self.folded.on_images(images, self.dtype)
+
+    def responses(self, patches):
+        """The product ``preprocess(patches) @ W.T (+ b)`` of this encoder, (n, columns).
+
+        ``patches`` (n, D) floats of ``dtype`` from :meth:`prepare_images`;
+        overwritten by the element-wise preprocessing step.
+        """
+        patches = self.folded.elementwise_(patches)
+        if patches.dtype != self.dtype:
+            patches = patches.astype(self.dtype)
+        out = patches @ self.weights_
+        out += self.shift_
+        return out
+
+    def encode(self, patches):
+        """Codes of patch rows (from :meth:`prepare_images`), shape (n, ``width``)."""
+        out = self.responses(patches)
+        if self.encoder == "activation":
+            return _activate_(self.activation, out)
+        if self.encoder == "soft-threshold":
+            return _soft_threshold_into(out, self.alpha, np.empty((out.shape[0], self.width), out.dtype))
+        units = self.n_units
+        squared = np.einsum("ij,ij->i", out[:, units:], out[:, units:])
+        return _triangle_from_responses_(out[:, :units], squared)
