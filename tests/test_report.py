@@ -53,6 +53,18 @@ def test_runner_skips_stored_results_and_force_redoes(dataset, tmp_path):
     assert any("pending: not implemented yet" in line for line in lines)
 
 
+def test_runner_subset_keeps_the_other_stored_results(dataset, tmp_path):
+    calls = []
+    other = Study("other", lambda *args, **options: {"x": 1}, macros=lambda result: {"OtherX": "1"})
+    registry = (counting_study(calls), other)
+    run_report(dataset=dataset, output_dir=tmp_path, pdf=False, registry=registry)
+    outcome = run_report(dataset=dataset, output_dir=tmp_path, pdf=False, registry=registry,
+                         studies=["other"], force=True)
+    assert outcome["ran"] == ["other"] and calls == [False]
+    assert outcome["results"]["fake"] == {"n_images": 12, "quick": False}
+    assert "\\newcommand{\\FakeImages}{12}" in (tmp_path / "generated" / "fake.tex").read_text()
+
+
 def test_runner_rejects_unknown_studies(dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown studies"):
         run_report(dataset=dataset, output_dir=tmp_path, studies=["nope"], pdf=False)

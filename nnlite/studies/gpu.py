@@ -24,7 +24,8 @@ def default_benchmark():
     return os.path.join(root, "benchmarks", "results", "bench_backends_gpu.json")
 
 
-def run_gpu(images=None, image_shape=None, benchmark=None, quick=False, random_state=0, progress=None):
+def run_gpu(images=None, image_shape=None, benchmark=None, quick=False, random_state=0,
+            progress=None):
     """Collect the stored GPU measurements (``images`` and the rest are not used).
 
     Parameters

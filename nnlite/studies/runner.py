@@ -102,6 +102,17 @@ def build_pdf(folder, name="report.tex", progress=None):
     return os.path.join(folder, os.path.splitext(name)[0] + ".pdf")
 
 
+def _write_outputs(study, result, folders, outcome):
+    """Figures and ``generated/<study>.tex`` of one result (a placeholder when it is None)."""
+    if result is None:
+        write_generated(folders["generated"], study.name)
+        return
+    if study.figures is not None:
+        outcome["figures"] += study.figures(result, folders["figures"])
+    write_generated(folders["generated"], study.name, study.macros(result) if study.macros else {},
+                    study.tables(result) if study.tables else None)
+
+
 def _select(studies, registry):
     names = tuple(study.name for study in registry)
     if studies is None:
@@ -128,7 +139,8 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
     force : bool
         Run again even where ``results/<study>.json`` exists.
     studies : list of str, optional
-        Names among :data:`STUDY_NAMES` (default: all).
+        Names among :data:`STUDY_NAMES` to run (default: all).  The stored
+        results of the others (same mode) still go into the report.
     progress : callable(str), optional
         Receives one line per step.
     dataset : nnlite.data.Dataset, optional
@@ -159,18 +171,24 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
     images, shape = dataset.images, tuple(dataset.image_shape)
     evaluate = classification_hook(images, dataset.labels, shape, quick=quick, random_state=random_state)
     outcome = {"results": {}, "ran": [], "skipped": [], "seconds": {}, "figures": [], "pdf": None}
-    for number, study in enumerate(chosen, 1):
+    chosen_names = [study.name for study in chosen]
+    for study in registry:
         target = os.path.join(folders["results"], f"{study.name}.json")
         stored = _read_json(target) if os.path.exists(target) else None
-        if study.run is None:
-            say(f"[{number}/{len(chosen)}] {study.name}: not implemented yet, skipped")
-            outcome["results"][study.name] = None
-        elif stored is not None and not force and stored.get("quick") == bool(quick):
-            say(f"[{number}/{len(chosen)}] {study.name}: result exists ({target}), skipped")
-            outcome["results"][study.name] = stored["result"]
+        reusable = stored is not None and stored.get("quick") == bool(quick)
+        step = (f"[{chosen_names.index(study.name) + 1}/{len(chosen)}] {study.name}"
+                if study.name in chosen_names else None)
+        result = None
+        if step is None:  # not asked for: its stored result (same mode) still goes into the report
+            result = stored["result"] if reusable else None
+        elif study.run is None:
+            say(f"{step}: not implemented yet, skipped")
+        elif reusable and not force:
+            say(f"{step}: result exists ({target}), skipped")
+            result = stored["result"]
             outcome["skipped"].append(study.name)
         else:
-            say(f"[{number}/{len(chosen)}] {study.name}: running" + (" (quick)" if quick else ""))
+            say(f"{step}: running" + (" (quick)" if quick else ""))
             start = time.perf_counter()
             extra = {"evaluate": evaluate} if study.needs_evaluate else {}
             result = study.run(images, shape, quick=quick, random_state=random_state,
@@ -179,18 +197,12 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
             _write_json(target, {"study": study.name, "quick": bool(quick), "data": dataset.name,
                                  "image_shape": list(shape), "n_images": int(len(dataset)),
                                  "seconds": seconds, "result": result})
-            say(f"[{number}/{len(chosen)}] {study.name}: done in {seconds:.1f} s")
-            outcome["results"][study.name] = _read_json(target)["result"]
+            say(f"{step}: done in {seconds:.1f} s")
+            result = _read_json(target)["result"]
             outcome["ran"].append(study.name)
             outcome["seconds"][study.name] = seconds
-        result = outcome["results"][study.name]
-        if result is None:
-            write_generated(folders["generated"], study.name)
-            continue
-        if study.figures is not None:
-            outcome["figures"] += study.figures(result, folders["figures"])
-        write_generated(folders["generated"], study.name, study.macros(result) if study.macros else {},
-                        study.tables(result) if study.tables else None)
+        outcome["results"][study.name] = result
+        _write_outputs(study, result, folders, outcome)
     write_generated(folders["generated"], "report",
                     {"ReportData": dataset.name or source, "ReportMode": "quick" if quick else "full",
                      "ReportImages": f"{len(dataset):,}"})
