@@ -18,7 +18,7 @@ __all__ = ["SWEEPS", "QUICK_SWEEPS", "run_hyperparameters", "figures_hyperparame
            "macros_hyperparameters", "tables_hyperparameters"]
 
 #: Values tried per hyper-parameter (full mode); the default is among them.  About 17 default-model
-#: trainings in all (the costly ends: 150 hidden units, 20,000 patches, 600 iterations).
+#: trainings in all (the costly ends: 150 hidden units, 20,000 patches, 600 iterations), in float32.
 SWEEPS = {
     "sparsity_param": [0.001, 0.01, 0.1, 0.3],
     "lambda_": [0.0, 1e-4, 1e-3, 1e-2],
@@ -75,7 +75,8 @@ def run_hyperparameters(images, image_shape, base=None, sweeps=None, n_eval=2000
     images : ndarray of shape (n_images, h*w*c)
     image_shape : tuple (h, w, c)
     base : PatchSettings, optional
-        The default model; SPEC's (quick: 1,000 patches, 20 iterations, 25
+        The default model: SPEC's, in float32 to fit the report's hour (the
+        pictures do not change; quick: 1,000 patches, 20 iterations, 25
         hidden units).
     sweeps : dict, optional
         Hyper-parameter name (a :class:`PatchSettings` field) -> list of
@@ -97,7 +98,8 @@ def run_hyperparameters(images, image_shape, base=None, sweeps=None, n_eval=2000
         ``models``, in value order), ``values`` (name -> values).
     """
     if base is None:
-        base = (PatchSettings(hidden=(25,), num_patches=1000, max_iter=20) if quick else PatchSettings())
+        base = (PatchSettings(hidden=(25,), num_patches=1000, max_iter=20) if quick
+                else PatchSettings(dtype="float32"))
     base = PatchSettings.from_dict(dict(base.to_dict(), random_state=random_state))
     sweeps = dict(sweeps or (QUICK_SWEEPS if quick else SWEEPS))
     unknown = sorted(set(sweeps) - set(LABELS))
@@ -199,6 +201,7 @@ def macros_hyperparameters(result):
     """Numbers and generated sentences the report quotes: name -> text."""
     models = result["models"]
     macros = {"HyperModels": str(len(models)), "HyperEval": f"{result['n_eval']:,}",
+              "HyperDtype": result["base"]["dtype"],
               "HyperDeadBelow": Tex(format_number(result["dead_below"])),
               "HyperSaturatedAbove": Tex(format_number(result["saturated_above"])),
               "HyperSeconds": f"{sum(m['training_time'] for m in models):.0f}"}
