@@ -166,6 +166,20 @@ def test_numpy_blocked_ops_equal_the_reference_ops(small_blocks, dtype, n_thread
         both(lambda be, c, o: be.mul_derivative_(name, c[0], c[1], np.empty_like(a)), [a, d])
         both(lambda be, c, o: be.add_row_mul_derivative_(name, c[0], c[1], c[2], np.empty_like(a)),
              [a, d, row])
+        for with_row in (False, True):
+            for with_delta_in in (False, True):
+                grads = {}
+
+                def backward(be, c, o, name=name, with_row=with_row, with_delta_in=with_delta_in):
+                    grads[be] = (np.full(w.shape, np.nan, dtype), np.full(b.shape, np.nan, dtype))
+                    return be.dense_backward(name, c[0], c[1], c[2], c[3], *grads[be],
+                                             o if with_delta_in else None, 0.25, np.empty_like(a),
+                                             c[4] if with_row else None)
+
+                both(backward, [x, a, d, w, row], x.shape)
+                for got, expected in zip(grads[blocked], grads[reference]):
+                    scale = float(np.max(np.abs(expected)))
+                    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale)
     both(lambda be, c, o: be.linear(c[0], c[1], c[2], o), [x, w, b], a.shape)
     both(lambda be, c, o: be.add_row_(c[0], c[1]), [d, row])
     both(lambda be, c, o: be.weight_grad(c[0], c[1], o, 0.25), [d, x], w.shape)

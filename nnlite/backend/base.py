@@ -170,6 +170,44 @@ class ArrayBackend:
             self.add_row_(delta, row)
         return self.mul_derivative_(name, activations, delta, scratch)
 
+    def dense_backward(self, name, inputs, outputs, delta, weights, grad_weights, grad_bias,
+                       delta_in, scale, scratch, row=None):
+        """A dense layer's whole backward step, which backends may fuse into one pass.
+
+        In order: ``delta = (delta + row) * f'`` (:meth:`add_row_mul_derivative_`),
+        ``grad_weights = scale * delta.T @ inputs`` (:meth:`weight_grad`),
+        ``grad_bias = scale * delta.sum(axis=0)`` (:meth:`column_sum`) and,
+        unless ``delta_in`` is None, ``delta_in = delta @ weights``
+        (:meth:`backprop`).
+
+        Parameters
+        ----------
+        name : str
+            The layer's activation.
+        inputs : array of shape (n_samples, n_in)
+        outputs : array of shape (n_samples, n_out)
+            The layer's activations ``f(z)``.
+        delta : array of shape (n_samples, n_out)
+            ``dJ/d outputs`` per sample; becomes ``dJ/dz``.
+        weights : array of shape (n_out, n_in)
+        grad_weights : array of shape (n_out, n_in)
+        grad_bias : array of shape (n_out,)
+        delta_in : array of shape (n_samples, n_in) or None
+        scale : float
+        scratch : array of shape (n_samples, n_out)
+        row : array of shape (n_out,) or None
+
+        Returns
+        -------
+        delta_in
+        """
+        self.add_row_mul_derivative_(name, outputs, delta, row, scratch)
+        self.weight_grad(delta, inputs, grad_weights, scale)
+        self.column_sum(delta, grad_bias, scale)
+        if delta_in is not None:
+            self.backprop(delta, weights, delta_in)
+        return delta_in
+
     # ----------------------------------------------------------------- losses
     def squared_error(self, outputs, targets, delta):
         """Write ``delta = outputs - targets`` and return ``0.5 * sum(delta ** 2)``."""

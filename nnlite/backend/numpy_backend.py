@@ -230,6 +230,39 @@ class NumpyBackend(ArrayBackend):
         self._map_rows(block, activations, delta)
         return delta
 
+    def dense_backward(self, name, inputs, outputs, delta, weights, grad_weights, grad_bias,
+                       delta_in, scale, scratch, row=None):
+        """All four steps of the layer's backward pass on each block while it is in cache.
+
+        ``delta`` is read from memory once instead of four times; the weight
+        and bias gradients are sums of per-block partial results.
+        """
+        if delta.ndim != 2:
+            return ArrayBackend.dense_backward(self, name, inputs, outputs, delta, weights, grad_weights,
+                                               grad_bias, delta_in, scale, scratch, row)
+        arrays = (delta, inputs) if delta_in is None else (delta, inputs, delta_in)
+        blocks = self._blocks(arrays, None)
+        partial_w = np.empty((len(blocks),) + grad_weights.shape, dtype=grad_weights.dtype)
+        partial_b = np.empty((len(blocks),) + grad_bias.shape, dtype=grad_bias.dtype)
+        ones = np.ones(blocks[0].stop - blocks[0].start, dtype=delta.dtype)
+
+        def block(index, rows):
+            d, a = delta[rows], outputs[rows]
+            if row is not None:
+                d += row
+            ArrayBackend.mul_derivative_(self, name, a, d, block_scratch(d))
+            np.matmul(d.T, inputs[rows], out=partial_w[index])
+            np.matmul(ones[:d.shape[0]], d, out=partial_b[index])
+            if delta_in is not None:
+                np.matmul(d, weights, out=delta_in[rows])
+
+        self._for_blocks(blocks, block)
+        np.add.reduce(partial_w, axis=0, out=grad_weights)
+        grad_weights *= scale
+        np.add.reduce(partial_b, axis=0, out=grad_bias)
+        grad_bias *= scale
+        return delta_in
+
     # ----------------------------------------------------------------- losses
     def squared_error(self, outputs, targets, delta):
         if outputs.ndim != 2:
