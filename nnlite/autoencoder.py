@@ -1,5 +1,8 @@
-"""Building sparse autoencoder networks from SPEC's hyper-parameters."""
+"""Building sparse autoencoder networks from SPEC's hyper-parameters (one value, or one per layer)."""
 
+import numpy as np
+
+from .layer_penalties import layer_regularizers
 from .layers.dense import Dense
 from .losses.kl_sparsity import KLSparsity
 from .losses.weight_decay import WeightDecay
@@ -37,19 +40,29 @@ def build_autoencoder(visible_size, hidden_size, activation="sigmoid", output_ac
         Hidden-layer activation(s): one name, or one per hidden layer.
     output_activation : str, default='sigmoid'
         ``'identity'`` gives a linear decoder.
-    lambda_, sparsity_param, beta : float
-        Weight decay ``lambda``, target activation ``rho`` and sparsity
-        weight ``beta`` of SPEC's cost (sparsity on every hidden layer).
+    lambda_ : float or sequence of float
+        Weight decay ``lambda``: one value, or one per weight layer
+        (``len(hidden) + 1``).
+    sparsity_param, beta : float or sequence of float
+        Target activation ``rho`` and sparsity weight ``beta`` of SPEC's
+        cost: one value (sparsity on every hidden layer), or one per hidden
+        layer (``beta = 0``: none on that layer).
     backend, dtype
         See :class:`~nnlite.network.Network`.
 
     Returns
     -------
     Network
-        With parameters all zero; call ``initialize(random_state)``.
+        With parameters all zero; call ``initialize(random_state)``.  Scalar
+        settings give SPEC's two regularizers (:class:`WeightDecay`,
+        :class:`KLSparsity`); a list gives per-layer ones
+        (:func:`nnlite.layer_penalties.layer_regularizers`).
     """
     sizes = layer_sizes(visible_size, hidden_size)
     names = _activations(activation, output_activation, len(sizes) - 2)
     layers = [Dense(n_in, n_out, name) for n_in, n_out, name in zip(sizes[:-1], sizes[1:], names)]
-    regularizers = [WeightDecay(lambda_), KLSparsity(sparsity_param, beta)]
+    if any(isinstance(value, (list, tuple, np.ndarray)) for value in (lambda_, sparsity_param, beta)):
+        regularizers = layer_regularizers(len(layers), lambda_, sparsity_param, beta)
+    else:
+        regularizers = [WeightDecay(lambda_), KLSparsity(sparsity_param, beta)]
     return Network(layers, regularizers=regularizers, backend=backend, dtype=dtype)

@@ -34,6 +34,10 @@ from .stacked import StackedAutoencoder
 
 __all__ = ["NORMALIZATIONS", "PRESETS", "PatchModel", "PatchSettings"]
 
+#: The settings a model given as ``pretrained`` to :meth:`PatchModel.fit` may differ in.
+FINETUNE_FIELDS = ("finetune_iter", "finetune_sparsity_param", "finetune_lambda_", "finetune_beta",
+                   "finetune_decoder_penalty")
+
 
 def _label_layer(layer):
     return [] if layer in (None, "middle") else ["-".join(map(str, np.ravel(layer).tolist()))
@@ -96,9 +100,24 @@ class PatchModel:
             return SparseAutoencoder(hidden_size=s.hidden[0], max_iter=s.max_iter, **common)
         finetune = s.max_iter if s.finetune_iter is None else s.finetune_iter
         return StackedAutoencoder(hidden_size=list(s.hidden), pretrain_iter=s.max_iter,
-                                  finetune_iter=finetune, **common)
+                                  finetune_iter=finetune, finetune_sparsity_param=_listed(s.finetune_sparsity_param),
+                                  finetune_lambda_=_listed(s.finetune_lambda_), finetune_beta=_listed(s.finetune_beta),
+                                  finetune_decoder_penalty=s.finetune_decoder_penalty, **common)
 
-    def fit(self, images, image_shape=None, progress=None):
+    def _check_pretrained(self, pretrained):
+        """``pretrained``'s stacked encoder, when its settings differ from these in fine-tuning only."""
+        if not isinstance(pretrained, PatchModel):
+            raise TypeError(f"pretrained must be a fitted PatchModel, got {type(pretrained).__name__}")
+        pretrained._check_fitted()
+        finetuning = {name: None for name in FINETUNE_FIELDS}
+        if not self.settings.stacked or (self.settings.replace(**finetuning)
+                                         != pretrained.settings.replace(**finetuning)):
+            raise ValueError(f"pretrained must be a stacked model whose settings differ from these in "
+                             f"fine-tuning only ({', '.join(FINETUNE_FIELDS)}); got {pretrained.settings!r} "
+                             f"for {self.settings!r}")
+        return pretrained.encoder_
+
+    def fit(self, images, image_shape=None, progress=None, pretrained=None):
         """Sample patches of ``images``, fit the preprocessor and the autoencoder on them.
 
         Parameters
@@ -109,12 +128,18 @@ class PatchModel:
             ``(h, w, c)``; None: square RGB images.
         progress : callable(str), optional
             Receives progress lines.
+        pretrained : PatchModel, optional
+            Stacked models only: a model fitted in this session on the same
+            ``images`` with settings that differ in fine-tuning only; its
+            greedy stages are fine-tuned instead of pretraining again (see
+            :meth:`StackedAutoencoder.fit <nnlite.stacked.StackedAutoencoder.fit>`).
 
         Returns
         -------
         self
         """
         s = self.settings
+        reused = None if pretrained is None else self._check_pretrained(pretrained)
         say = progress or (lambda text: None)
         start = time.perf_counter()
         if not hasattr(images, "shape") or len(images.shape) != 2:
@@ -131,7 +156,7 @@ class PatchModel:
         say(f"training {' -> '.join(map(str, sizes))} ({s.activation}, output {s.output_activation}) "
             f"for {s.max_iter} L-BFGS iterations")
         try:
-            encoder.fit(patches)
+            encoder.fit(patches) if reused is None else encoder.fit(patches, pretrained=reused)
         except ImportError as error:
             raise ValueError(f"backend {s.backend!r} is not available here ({error})") from None
         self.encoder_ = encoder
@@ -323,6 +348,11 @@ class PatchModel:
         model.example_patches_ = None
         model.data_ = contents.data
         return model
+
+
+def _listed(value):
+    """A per-layer setting as the estimator takes it (tuples become lists)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _settings_from_estimator(contents):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .preprocessing import PREPROCESSORS
 from .pretraining import encoder_sizes
+from .stacked import FINETUNE_SETTINGS, finetune_cost
 from .validation import (check_hidden_sizes, check_int, check_non_negative,
                          check_open_unit_interval, is_integer)
 
@@ -66,6 +67,16 @@ class PatchSettings:
     finetune_iter : int or None, default=None
         Stacked only: fine-tuning iterations; None: ``max_iter``; 0 keeps
         the pretrained stack.
+    finetune_sparsity_param, finetune_beta : None, float or tuple of float
+        Stacked only: ``rho`` and ``beta`` of fine-tuning, one value or one
+        per hidden layer; None: ``sparsity_param``, ``beta``.
+    finetune_lambda_ : None, float or tuple of float
+        Stacked only: weight decay of fine-tuning, one value or one per
+        weight layer (``len(hidden) + 1``); None: ``lambda_``.
+    finetune_decoder_penalty : bool, default=True
+        Stacked only: False puts no sparsity on the hidden layers past the
+        middle one and no weight decay on the decoder's weights during
+        fine-tuning (see :class:`~nnlite.stacked.StackedAutoencoder`).
     optimizer : {'lbfgs-b', 'lbfgs'}, default='lbfgs-b'
     dtype : {'float64', 'float32'}, default='float64'
     backend : str or None
@@ -88,6 +99,10 @@ class PatchSettings:
     output_activation: str = "sigmoid"
     max_iter: int = 400
     finetune_iter: int = None
+    finetune_sparsity_param: object = None
+    finetune_lambda_: object = None
+    finetune_beta: object = None
+    finetune_decoder_penalty: bool = True
     optimizer: str = "lbfgs-b"
     dtype: str = "float64"
     backend: str = None
@@ -101,6 +116,10 @@ class PatchSettings:
         elif isinstance(hidden, (list, tuple, np.ndarray)):
             hidden = tuple(int(v) if is_integer(v) else v for v in hidden)
         object.__setattr__(self, "hidden", hidden)
+        for name in FINETUNE_SETTINGS:
+            value = getattr(self, name)
+            if isinstance(value, (list, tuple, np.ndarray)):
+                object.__setattr__(self, name, tuple(np.ravel(value).tolist()))
         if isinstance(self.verbose, bool):
             object.__setattr__(self, "verbose", 10 if self.verbose else 0)
 
@@ -181,12 +200,29 @@ class PatchSettings:
         check_int(self.max_iter, "max_iter", minimum=1)
         if self.finetune_iter is not None:
             check_int(self.finetune_iter, "finetune_iter", minimum=0)
+        self._check_finetune_cost(sizes)
         if self.backend is not None and not isinstance(self.backend, str):
             raise ValueError(f"backend must be a name (str) or None, got {self.backend!r}")
         if self.random_state is not None:
             check_int(self.random_state, "random_state", minimum=0)
         check_int(self.verbose, "verbose", minimum=0)
         return self
+
+    def _check_finetune_cost(self, sizes):
+        """Raise ``ValueError`` for a bad per-layer fine-tuning setting (or one on a single layer)."""
+        given = [name for name in FINETUNE_SETTINGS if getattr(self, name) is not None]
+        if not isinstance(self.finetune_decoder_penalty, (bool, np.bool_)):
+            raise ValueError(f"finetune_decoder_penalty must be True or False, "
+                             f"got {self.finetune_decoder_penalty!r}")
+        if not self.finetune_decoder_penalty:
+            given.append("finetune_decoder_penalty")
+        if len(sizes) == 1 and given:
+            raise ValueError(f"{given[0]} applies to stacked models only (hidden has one layer: {sizes})")
+        if len(sizes) > 1:
+            finetune_cost(len(sizes), decoder_penalty=self.finetune_decoder_penalty,
+                          **{name: getattr(self, name) if getattr(self, "finetune_" + name) is None
+                             else getattr(self, "finetune_" + name)
+                             for name in ("sparsity_param", "lambda_", "beta")})
 
     @property
     def stacked(self):
@@ -198,6 +234,9 @@ class PatchSettings:
         """JSON-ready dict of every field (``hidden`` as a list)."""
         document = dataclasses.asdict(self)
         document["hidden"] = list(self.hidden)
+        for name in FINETUNE_SETTINGS:
+            if isinstance(document[name], tuple):
+                document[name] = list(document[name])
         return document
 
     @classmethod

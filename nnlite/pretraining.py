@@ -13,8 +13,8 @@ hidden layers, ``k`` pretraining stages):
    (``W``, ``b`` of stage ``i``'s first layer) in layer ``i`` and decoder
    ``i`` in the mirrored layer ``2k - 1 - i`` (0-based).
 3. **Fine-tune**: :class:`nnlite.stacked.StackedAutoencoder` runs L-BFGS on
-   the whole network's cost (KL sparsity on every hidden layer, weight decay
-   on every ``W``).
+   the whole network's cost (by default KL sparsity on every hidden layer,
+   weight decay on every ``W``; per-layer settings are possible).
 
 **Output activation of the inner stages.**  Stage 1 reconstructs the data
 with ``output_activation`` (sigmoid, or identity for a linear decoder).  An
@@ -37,6 +37,7 @@ import numpy as np
 
 from .autoencoder import build_autoencoder
 from .estimator import SparseAutoencoder
+from .layer_penalties import per_item
 from .layers.activations import get_activation
 from .network import Network
 from .optim import TrainingResult, make_optimizer
@@ -63,14 +64,10 @@ def encoder_sizes(hidden_size):
 def per_stage(value, n_stages, name, check=None):
     """``value`` (a scalar, or a sequence of ``n_stages``) as a list of one value per stage.
 
-    ``check(item, label) -> item`` validates each entry; errors name ``name[i]``.
+    ``check(item, label) -> item`` validates each entry; errors name ``name[i]``
+    (see :func:`nnlite.layer_penalties.per_item`).
     """
-    values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * n_stages
-    if len(values) != n_stages:
-        raise ValueError(f"{name} must be a single value or a list of {n_stages} (one per "
-                         f"pretraining stage), got {list(values)!r}")
-    values = [item.item() if isinstance(item, np.generic) else item for item in values]
-    return [check(item, f"{name}[{i}]") for i, item in enumerate(values)] if check else values
+    return per_item(value, n_stages, name, check, unit="pretraining stage")
 
 
 def stage_settings(n_stages, activation, sparsity_param, lambda_, beta, max_iter):
@@ -232,8 +229,10 @@ def unroll(stages, lambda_=1e-4, sparsity_param=0.01, beta=3.0, backend=None, dt
     ----------
     stages : list of Stage or list of Network
         Stage ``i`` maps ``h(i-1) -> h(i) -> h(i-1)`` (``h(0)`` = visible).
-    lambda_, sparsity_param, beta : float
-        The deep network's cost (sparsity on every hidden layer).
+    lambda_, sparsity_param, beta : float or list of float
+        The deep network's cost: one value (sparsity on every hidden layer),
+        or one per layer (``lambda_``: per weight layer; ``sparsity_param``,
+        ``beta``: per hidden layer; see :func:`~nnlite.autoencoder.build_autoencoder`).
     backend, dtype : optional
         Default: those of the first stage.
 

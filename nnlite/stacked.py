@@ -2,9 +2,11 @@
 
 The greedy stages and the unrolling are in :mod:`nnlite.pretraining`; this
 estimator runs them, then fine-tunes the unrolled network with L-BFGS on the
-whole sparse-autoencoder cost (KL sparsity on every hidden layer, weight
-decay on every ``W``), and stores / restores itself through
-``get_state``/``from_state`` (:mod:`nnlite.model_file` writes the file).
+whole sparse-autoencoder cost (by default the first stage's ``rho``,
+``beta`` on every hidden layer and its ``lambda`` on every ``W``; the
+``finetune_*`` parameters set them per layer, or drop them on the decoder
+half), and stores / restores itself through ``get_state``/``from_state``
+(:mod:`nnlite.model_file` writes the file).
 """
 
 import sys
@@ -15,10 +17,55 @@ from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
 from .estimator import SparseAutoencoder
+from .layer_penalties import per_item
 from .model_file import register_model
 from .optim import TrainingResult
 from .pretraining import Stage, encoder_sizes, per_stage, pretrain_stack, stage_settings, unroll
-from .validation import check_data, check_hidden_sizes, check_int, check_random_state
+from .validation import (check_data, check_hidden_sizes, check_int, check_non_negative,
+                         check_open_unit_interval, check_random_state)
+
+#: The fine-tuning settings that may be given per layer, with their checks.
+FINETUNE_SETTINGS = {"finetune_sparsity_param": check_open_unit_interval,
+                     "finetune_lambda_": check_non_negative, "finetune_beta": check_non_negative}
+
+
+def finetune_cost(n_hidden, sparsity_param, lambda_, beta, decoder_penalty=True):
+    """The deep network's per-layer cost settings, validated.
+
+    Parameters
+    ----------
+    n_hidden : int
+        Hidden layers of the deep network (odd: ``2k - 1`` for ``k`` stages).
+    sparsity_param, beta : float or sequence of ``n_hidden`` floats
+        ``rho`` and ``beta`` per hidden layer.
+    lambda_ : float or sequence of ``n_hidden + 1`` floats
+        Weight decay per weight layer.
+    decoder_penalty : bool, default=True
+        False: ``beta = 0`` on the hidden layers past the middle one and
+        ``lambda = 0`` on the decoder's weights (layers ``k .. 2k - 1``).
+
+    Returns
+    -------
+    dict
+        ``sparsity_param``, ``lambda_``, ``beta``: scalars when every
+        argument was a scalar and ``decoder_penalty`` is True (SPEC's cost
+        exactly), otherwise lists (one per hidden / weight layer).
+    """
+    if not isinstance(decoder_penalty, (bool, np.bool_)):
+        raise ValueError(f"finetune_decoder_penalty must be True or False, got {decoder_penalty!r}")
+    given = {"sparsity_param": sparsity_param, "lambda_": lambda_, "beta": beta}
+    if decoder_penalty and not any(isinstance(v, (list, tuple, np.ndarray)) for v in given.values()):
+        return {name: FINETUNE_SETTINGS["finetune_" + name](value, "finetune_" + name)
+                for name, value in given.items()}
+    lists = {name: per_item(value, n_hidden + (name == "lambda_"), "finetune_" + name,
+                            FINETUNE_SETTINGS["finetune_" + name],
+                            unit="weight layer" if name == "lambda_" else "hidden layer")
+             for name, value in given.items()}
+    if not decoder_penalty:
+        middle = n_hidden // 2  # index of the middle hidden layer; decoder weights start after it
+        lists["beta"] = [value if index <= middle else 0.0 for index, value in enumerate(lists["beta"])]
+        lists["lambda_"] = [value if index <= middle else 0.0 for index, value in enumerate(lists["lambda_"])]
+    return lists
 
 
 @register_model
@@ -37,7 +84,8 @@ class StackedAutoencoder(SparseAutoencoder):
     sparsity_param, lambda_, beta : float or list of float
         ``rho``, ``lambda``, ``beta``: one value, or one per pretraining stage
         (``(len(hidden_size) + 1) // 2`` stages).  Fine-tuning uses the first
-        stage's values, on every layer.
+        stage's values, on every layer, unless the ``finetune_*`` settings
+        say otherwise.
     pretrain_iter : int or list of int, default=400
         L-BFGS iterations per stage.
     finetune_iter : int, default=400
@@ -53,6 +101,16 @@ class StackedAutoencoder(SparseAutoencoder):
     optimizer : {'lbfgs-b', 'lbfgs'}, default='lbfgs-b'
         Used for every stage and for fine-tuning (see
         :func:`nnlite.optim.make_optimizer`).
+    finetune_sparsity_param, finetune_beta : None, float or list of float
+        ``rho`` and ``beta`` of fine-tuning: None (the first stage's), one
+        value, or one per hidden layer (``len(hidden_size)``; ``beta = 0``
+        leaves a layer unpenalised).
+    finetune_lambda_ : None, float or list of float
+        Weight decay of fine-tuning: None (the first stage's), one value, or
+        one per weight layer (``len(hidden_size) + 1``).
+    finetune_decoder_penalty : bool, default=True
+        False: during fine-tuning, no sparsity on the hidden layers past the
+        middle one and no weight decay on the decoder's weights.
 
     Attributes
     ----------
@@ -97,7 +155,9 @@ class StackedAutoencoder(SparseAutoencoder):
     def __init__(self, hidden_size=(200, 50, 200), activation="sigmoid", output_activation="sigmoid",
                  sparsity_param=0.01, lambda_=1e-4, beta=3.0, pretrain_iter=400, finetune_iter=400,
                  pretrain=True, tol=1e-9, backend=None, dtype="float64", random_state=None,
-                 verbose=False, inner_output_activation=None, optimizer="lbfgs-b"):
+                 verbose=False, inner_output_activation=None, optimizer="lbfgs-b",
+                 finetune_sparsity_param=None, finetune_lambda_=None, finetune_beta=None,
+                 finetune_decoder_penalty=True):
         self.hidden_size = hidden_size
         self.activation = activation
         self.output_activation = output_activation
@@ -114,6 +174,10 @@ class StackedAutoencoder(SparseAutoencoder):
         self.verbose = verbose
         self.inner_output_activation = inner_output_activation
         self.optimizer = optimizer
+        self.finetune_sparsity_param = finetune_sparsity_param
+        self.finetune_lambda_ = finetune_lambda_
+        self.finetune_beta = finetune_beta
+        self.finetune_decoder_penalty = finetune_decoder_penalty
 
     # ------------------------------------------------------------- building
     def _plan(self):
@@ -122,8 +186,11 @@ class StackedAutoencoder(SparseAutoencoder):
                               self.sparsity_param, self.lambda_, self.beta, self.pretrain_iter)
 
     def _finetune_cost(self, plan):
-        """The deep network's ``lambda_``, ``sparsity_param``, ``beta``: the first stage's."""
-        return {name: plan[name][0] for name in ("lambda_", "sparsity_param", "beta")}
+        """The deep network's ``lambda_``, ``sparsity_param``, ``beta`` (see :func:`finetune_cost`)."""
+        given = {name: getattr(self, "finetune_" + name) for name in ("sparsity_param", "lambda_", "beta")}
+        given = {name: plan[name][0] if value is None else value for name, value in given.items()}
+        return finetune_cost(len(check_hidden_sizes(self.hidden_size)), decoder_penalty=self.finetune_decoder_penalty,
+                             **given)
 
     def _build_network(self, n_features):
         plan = self._plan()
@@ -136,15 +203,52 @@ class StackedAutoencoder(SparseAutoencoder):
     def _iterations(self):
         return self.finetune_iter
 
-    def fit(self, X, y=None):
-        """Pretrain (unless ``pretrain=False``), unroll and fine-tune on ``X`` (n_samples, n_features); returns self."""
+    def _reused_stages(self, pretrained, plan, n_features):
+        """The stages of a fitted stack, checked against this model's architecture."""
+        if not self.pretrain:
+            raise ValueError("pretrained stages were given to a model with pretrain=False")
+        if not isinstance(pretrained, StackedAutoencoder):
+            raise TypeError(f"pretrained must be a fitted StackedAutoencoder, got {type(pretrained).__name__}")
+        check_is_fitted(pretrained, "network_")
+        if not pretrained.pretrain_networks_:
+            raise ValueError("pretrained keeps no stage networks (loaded from a file, or pretrain=False)")
+        stages = [Stage(network=network, **record)
+                  for network, record in zip(pretrained.pretrain_networks_, pretrained.stage_results_)]
+        found = [stage.sizes[1] for stage in stages], [stage.activations[0] for stage in stages]
+        wanted = encoder_sizes(self.hidden_size), plan["activation"]
+        if found != wanted or stages[0].sizes[0] != n_features:
+            raise ValueError(f"pretrained stages have sizes {found[0]} and activations {found[1]} on "
+                             f"{stages[0].sizes[0]} inputs; this model needs {wanted[0]}, {wanted[1]} on "
+                             f"{n_features}")
+        return stages
+
+    def fit(self, X, y=None, pretrained=None):
+        """Pretrain (unless ``pretrain=False``), unroll and fine-tune on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        pretrained : StackedAutoencoder, optional
+            A fitted stack (same architecture, trained in this session) whose
+            greedy stages are unrolled instead of pretraining again, e.g. to
+            compare fine-tuning settings from one pretraining.  Its stages
+            are copied, not changed; ``pretraining_time_`` then counts the
+            unrolling only.
+
+        Returns
+        -------
+        self
+        """
         X = check_data(X, name="X")
         plan = self._plan()
         check_int(self.finetune_iter, "finetune_iter", minimum=0 if self.pretrain else 1)
         rng = check_random_state(self.random_state)
         start = time.perf_counter()
         stages = []
-        if self.pretrain:
+        if pretrained is not None:
+            stages = self._reused_stages(pretrained, plan, X.shape[1])
+        elif self.pretrain:
             stages = pretrain_stack(
                 X, self.hidden_size, activation=plan["activation"],
                 output_activation=self.output_activation, sparsity_param=plan["sparsity_param"],
@@ -152,6 +256,7 @@ class StackedAutoencoder(SparseAutoencoder):
                 tol=self.tol, inner_output_activation=self.inner_output_activation,
                 backend=self.backend, dtype=self.dtype, random_state=rng, verbose=self.verbose,
                 optimizer=self.optimizer)
+        if self.pretrain:
             network = unroll(stages, backend=self.backend, dtype=self.dtype,
                              **self._finetune_cost(plan))
         else:
@@ -197,9 +302,10 @@ class StackedAutoencoder(SparseAutoencoder):
         """As :meth:`SparseAutoencoder.get_state`, plus ``stacked``: stage records and times."""
         state, arrays = super().get_state()
         params = state["params"]
-        for name in ("activation", "sparsity_param", "lambda_", "beta", "pretrain_iter"):
+        for name in ("activation", "sparsity_param", "lambda_", "beta", "pretrain_iter", *FINETUNE_SETTINGS):
             if isinstance(params[name], (list, tuple, np.ndarray)):
                 params[name] = per_stage(params[name], len(params[name]), name)
+        params["finetune_decoder_penalty"] = bool(params["finetune_decoder_penalty"])
         state["stacked"] = {
             "stages": self.stage_results_, "pretraining_time": self.pretraining_time_,
             "finetuning_time": self.finetuning_time_,

@@ -12,9 +12,12 @@ from sklearn.pipeline import Pipeline
 
 from nnlite.estimator import load_model
 from nnlite.gradcheck import check_gradient
+from nnlite.layer_penalties import LayerSparsity, LayerWeightDecay, layer_regularizers
+from nnlite.losses import KLSparsity, WeightDecay
+from nnlite.network import Network
 from nnlite.optim import LBFGS
 from nnlite.pretraining import encoder_sizes, per_stage, pretrain_stack, unroll
-from nnlite.stacked import StackedAutoencoder
+from nnlite.stacked import StackedAutoencoder, finetune_cost
 
 N_FEATURES = 16
 ARCHITECTURES = {"3 hidden": [8, 4, 8], "5 hidden": [8, 6, 4, 6, 8]}
@@ -292,3 +295,152 @@ def test_spec_api_agrees_with_the_stacked_network(X, fitted):
     np.testing.assert_allclose(spec.autoencoder_transform(theta, N_FEATURES, hidden, 5, X),
                                fitted.reconstruct(X), rtol=1e-12, atol=0)
     assert spec.initialize(hidden, N_FEATURES).shape == theta.shape
+
+
+# ------------------------------------------------------ per-layer fine-tuning
+PER_LAYER = {
+    "per layer": dict(finetune_sparsity_param=[0.05, 0.2, 0.05], finetune_lambda_=[1e-3, 1e-4, 3e-3, 0.0],
+                      finetune_beta=[3.0, 0.5, 1.0]),
+    "no decoder": dict(finetune_sparsity_param=0.1, finetune_beta=2.0, finetune_decoder_penalty=False),
+    "both": dict(finetune_sparsity_param=[0.05, 0.2, 0.05], finetune_lambda_=1e-3,
+                 finetune_beta=[3.0, 0.5, 1.0], finetune_decoder_penalty=False),
+}
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def cost_by_hand(network, X, rhos, lambdas, betas):
+    """SPEC's cost with one rho, beta per hidden layer and one lambda per W, in plain numpy (sigmoid)."""
+    activations, a = [], X
+    for layer in network.layers:
+        a = sigmoid(a @ layer.W.T + layer.b)
+        activations.append(a)
+    cost = 0.5 * np.sum((activations[-1] - X) ** 2) / X.shape[0]
+    for layer, lam in zip(network.layers, lambdas):
+        cost += 0.5 * lam * np.sum(layer.W ** 2)
+    for hidden, rho, beta in zip(activations[:-1], rhos, betas):
+        rho_hat = hidden.mean(axis=0)
+        cost += beta * np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+    return cost
+
+
+@pytest.fixture(scope="module")
+def pretrained(X):
+    """A pretrained [8, 4, 8] sigmoid stack, not fine-tuned (the start of every variant)."""
+    return StackedAutoencoder([8, 4, 8], pretrain_iter=20, finetune_iter=0, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("settings", PER_LAYER.values(), ids=PER_LAYER.keys())
+def test_per_layer_finetuning_network_gradient_matches_central_differences(X, pretrained, settings):
+    model = StackedAutoencoder([8, 4, 8], finetune_iter=0, **settings).fit(X, pretrained=pretrained)
+    check = check_gradient(model.network_.objective(X[:40]), model.network_.theta.copy())
+    assert check.relative_error <= 1e-7, str(check)
+
+
+@pytest.mark.parametrize("activation,output", ACTIVATIONS.values(), ids=ACTIVATIONS.keys())
+def test_per_layer_gradient_on_five_hidden_layers(X, activation, output):
+    stages = pretrain_stack(X, [8, 6, 4, 6, 8], activation=activation, output_activation=output,
+                            max_iter=10, random_state=3)
+    cost = finetune_cost(5, [0.05, 0.1, 0.3, 0.1, 0.05], [1e-3, 0.0, 1e-4, 1e-4, 0.0, 1e-3],
+                         [1.0, 0.5, 0.2, 0.5, 1.0], decoder_penalty=False)
+    assert cost["beta"] == [1.0, 0.5, 0.2, 0.0, 0.0] and cost["lambda_"] == [1e-3, 0.0, 1e-4, 0.0, 0.0, 0.0]
+    network = unroll(stages, **cost)
+    data, epsilon = X, 1e-4
+    if activation == "relu":  # keep rows away from the kink (see the unrolled-network test above)
+        margins = np.min([np.abs(z).min(axis=1) for z in preactivations(network, X)[:-1]], axis=0)
+        data, epsilon = X[margins > 1e-4], 1e-6
+    check = check_gradient(network.objective(data[:40]), network.theta.copy(), epsilon=epsilon)
+    assert check.relative_error <= 1e-7, str(check)
+
+
+@pytest.mark.parametrize("settings", PER_LAYER.values(), ids=PER_LAYER.keys())
+def test_per_layer_cost_is_the_cost_by_hand(X, pretrained, settings):
+    model = StackedAutoencoder([8, 4, 8], finetune_iter=0, **settings).fit(X, pretrained=pretrained)
+    cost = finetune_cost(3, settings.get("finetune_sparsity_param", 0.01), settings.get("finetune_lambda_", 1e-4),
+                         settings.get("finetune_beta", 3.0),
+                         decoder_penalty=settings.get("finetune_decoder_penalty", True))
+    expected = cost_by_hand(model.network_, X, cost["sparsity_param"], cost["lambda_"], cost["beta"])
+    assert model.network_.loss_and_grad(model.network_.theta, X)[0] == pytest.approx(expected, rel=1e-12)
+    if settings.get("finetune_decoder_penalty") is False:  # nothing past the middle layer
+        assert cost["beta"][2] == 0.0 and cost["lambda_"][2:] == [0.0, 0.0]
+        assert all(max(penalty.layers) <= 1 for penalty in model.network_.regularizers)
+
+
+def test_defaults_are_the_uniform_cost_of_before(X, pretrained):
+    """No finetune_* setting: SPEC's two regularizers with the first stage's values, exactly."""
+    regularizers = pretrained.network_.regularizers
+    assert [type(r) for r in regularizers] == [WeightDecay, KLSparsity]
+    assert (regularizers[0].lambda_, regularizers[1].sparsity_param, regularizers[1].beta) == (1e-4, 0.01, 3.0)
+    uniform = StackedAutoencoder([8, 4, 8], finetune_iter=0, finetune_sparsity_param=[0.01] * 3,
+                                 finetune_lambda_=[1e-4] * 4, finetune_beta=[3.0] * 3).fit(X, pretrained=pretrained)
+    assert [type(r) for r in uniform.network_.regularizers] == [LayerWeightDecay, LayerSparsity]
+    theta = pretrained.network_.theta
+    cost, grad = pretrained.network_.loss_and_grad(theta, X)
+    same_cost, same_grad = uniform.network_.loss_and_grad(theta, X)
+    assert same_cost == pytest.approx(cost, rel=1e-13)
+    np.testing.assert_allclose(same_grad, grad, rtol=1e-12, atol=1e-16)
+    tuned = StackedAutoencoder([8, 4, 8], pretrain_iter=20, finetune_iter=10, random_state=0).fit(X)
+    again = StackedAutoencoder([8, 4, 8], finetune_iter=10).fit(X, pretrained=pretrained)
+    np.testing.assert_array_equal(again.network_.theta, tuned.network_.theta)
+
+
+def test_pretrained_stages_are_reused_not_changed(X, pretrained):
+    before = [network.theta.copy() for network in pretrained.pretrain_networks_]
+    model = StackedAutoencoder([8, 4, 8], finetune_iter=5, finetune_decoder_penalty=False).fit(
+        X, pretrained=pretrained)
+    assert model.stage_results_ == pretrained.stage_results_ and model.n_iter_ > 0
+    assert model.pretrained_reconstruction_error_ == pretrained.reconstruction_error(X)
+    for network, theta in zip(pretrained.pretrain_networks_, before):
+        np.testing.assert_array_equal(network.theta, theta)
+    with pytest.raises(ValueError, match=r"\[8, 6, 4\]"):
+        StackedAutoencoder([8, 6, 4, 6, 8]).fit(X, pretrained=pretrained)
+    with pytest.raises(ValueError, match="pretrain=False"):
+        StackedAutoencoder([8, 4, 8], pretrain=False).fit(X, pretrained=pretrained)
+    with pytest.raises(TypeError, match="StackedAutoencoder"):
+        StackedAutoencoder([8, 4, 8]).fit(X, pretrained=pretrained.stage_models()[0])
+
+
+@pytest.mark.parametrize("settings,match", [
+    (dict(finetune_sparsity_param=[0.1, 0.2]), r"finetune_sparsity_param.*one per hidden layer"),
+    (dict(finetune_lambda_=[1e-4, 1e-4, 1e-4]), r"finetune_lambda_.*one per weight layer"),
+    (dict(finetune_beta=[1.0, -1.0, 1.0]), r"finetune_beta\[1\]"),
+    (dict(finetune_sparsity_param=1.5), r"finetune_sparsity_param"),
+    (dict(finetune_decoder_penalty="no"), r"finetune_decoder_penalty"),
+])
+def test_bad_per_layer_settings_are_refused(X, pretrained, settings, match):
+    with pytest.raises(ValueError, match=match):
+        StackedAutoencoder([8, 4, 8], **settings).fit(X, pretrained=pretrained)
+
+
+def test_per_layer_settings_round_trip_through_the_model_file(tmp_path, X, pretrained):
+    model = StackedAutoencoder([8, 4, 8], finetune_iter=3, finetune_sparsity_param=np.array([0.05, 0.2, 0.05]),
+                               finetune_lambda_=(1e-3, 1e-4, 0.0, 0.0), finetune_beta=[3.0, 0.5, 1.0],
+                               finetune_decoder_penalty=np.bool_(False)).fit(X, pretrained=pretrained)
+    loaded = load_model(model.save(tmp_path / "per-layer"))
+    assert loaded.finetune_sparsity_param == [0.05, 0.2, 0.05]
+    assert loaded.finetune_lambda_ == [1e-3, 1e-4, 0.0, 0.0] and loaded.finetune_decoder_penalty is False
+    theta = model.network_.theta
+    assert loaded.network_.loss_and_grad(theta, X)[0] == model.network_.loss_and_grad(theta, X)[0]
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_layer_penalties_act_on_their_layers_only(X, pretrained):
+    network = pretrained.network_
+    theta = network.theta.copy()
+    penalties = [LayerWeightDecay(1e-2, layers=[1]), LayerSparsity(0.2, 2.0, layers=(2,))]
+    selected = Network(network.layers, regularizers=penalties)
+    cost, grad = selected.loss_and_grad(theta, X)
+    assert cost == pytest.approx(cost_by_hand(network, X, [0.2] * 3, [0, 1e-2, 0, 0], [0, 0, 2.0]), rel=1e-12)
+    decayed = Network(network.layers, regularizers=penalties[:1]).loss_and_grad(theta, X)[1]
+    bare = Network(network.layers).loss_and_grad(theta, X)[1]
+    for index in range(4):
+        entry = network.table.entry(index, "W")
+        expected = bare[entry.offset:entry.stop] + (1e-2 * theta[entry.offset:entry.stop] if index == 1 else 0.0)
+        np.testing.assert_allclose(decayed[entry.offset:entry.stop], expected, rtol=1e-13, atol=1e-18)
+    assert layer_regularizers(4, 0.0, 0.1, 0.0) == []
+    with pytest.raises(ValueError, match="at least one layer"):
+        LayerSparsity(layers=[])
+    with pytest.raises(TypeError, match="layers"):
+        LayerWeightDecay(layers=3)
