@@ -308,6 +308,38 @@ class PatchModel:
                                 summary=self.summary_, data=self.data_)
 
     @classmethod
+    def from_parts(cls, settings, encoder, preprocessor, patch_shape, summary):
+        """A fitted model from a trained encoder and the preprocessor it was trained behind.
+
+        E.g. the first greedy stage of a stack (``encoder_.stage_models()[0]``)
+        as a one-layer model with the stack's preprocessor.
+
+        Parameters
+        ----------
+        settings : PatchSettings
+            Describing ``encoder`` (validated).
+        encoder : SparseAutoencoder or StackedAutoencoder
+            Fitted, on inputs of ``preprocessor``'s output width.
+        preprocessor : fitted transformer
+        patch_shape : tuple (p, p, c)
+        summary : dict
+            As :attr:`summary_` (``final_cost``, ``n_iter``, ...).
+
+        Returns
+        -------
+        PatchModel
+        """
+        model = cls(settings)
+        if list(encoder.network_.sizes[1:-1]) != list(model.settings.hidden):
+            raise ValueError(f"the encoder has hidden sizes {encoder.network_.sizes[1:-1]}, the settings "
+                             f"say {list(model.settings.hidden)}")
+        model.encoder_, model.preprocessor_, model.patch_shape_ = encoder, preprocessor, tuple(patch_shape)
+        model.summary_ = dict(summary)
+        model.training_time_ = float(summary.get("training_time", 0.0))
+        model.example_patches_ = None
+        return model
+
+    @classmethod
     def load(cls, path, backend=None, dtype=None):
         """Read a patch model file (format 2, or format 1 from ``nnlite train`` / ``FeatureModel.save``).
 
