@@ -29,6 +29,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -141,9 +142,14 @@ class _Progress:
             self._write(done, "\n")
 
 
-def _bomb_error(path, width, height):
+def _bomb_error(path, width, height, pillow_message=""):
+    """The refusal of a decompression bomb; the size comes from the image or Pillow's own message."""
     limit = Image.MAX_IMAGE_PIXELS
-    size = f"{width}x{height} = {width * height:,} pixels" if width else "its size"
+    claimed = re.search(r"\((\d+) pixels\)", pillow_message)
+    if width:
+        size = f"{width}x{height} = {width * height:,} pixels"
+    else:
+        size = f"{int(claimed.group(1)):,} pixels" if claimed else "its size"
     return ImageFileError(
         f"refusing to decode image {path!r}: {size} exceeds Pillow's limit of {limit:,} pixels "
         f"(PIL.Image.MAX_IMAGE_PIXELS), a guard against decompression bombs; remove or shrink the "
@@ -171,8 +177,8 @@ def _decode(path, image_size):
             return np.asarray(image, dtype=np.uint8)
     except ImageFileError:
         raise
-    except Image.DecompressionBombError:
-        raise _bomb_error(path, 0, 0) from None
+    except Image.DecompressionBombError as error:
+        raise _bomb_error(path, 0, 0, str(error)) from None
     except (PermissionError, IsADirectoryError) as error:
         raise ImageFileError(f"cannot read image {path!r}: {error.strerror or error}") from None
     except MemoryError:
