@@ -28,7 +28,7 @@ import numpy as np
 
 from ..validation import check_int
 from .base import ArrayBackend
-from .row_pool import blas_threads, get_pool
+from .row_pool import blas_threads, get_pool, single_threaded_blas
 
 #: Target size of one block of rows for element-wise chains (bytes of the widest
 #: array touched): the block stays in a core's cache from one pass to the next.
@@ -264,6 +264,12 @@ class NumpyBackend(ArrayBackend):
         return delta_in
 
     # ----------------------------------------------------------------- losses
+    def sum_squares(self, vector):
+        # OpenBLAS splits a long dot product over its threads, which then spin
+        # beside the pool's; one thread does this short one as fast.
+        with single_threaded_blas():
+            return ArrayBackend.sum_squares(self, vector)
+
     def squared_error(self, outputs, targets, delta):
         if outputs.ndim != 2:
             return ArrayBackend.squared_error(self, outputs, targets, delta)
