@@ -63,7 +63,7 @@ class UnsafePickleError(PickleDataError, pickle.UnpicklingError):
 
 
 class _Checked:
-    """An admitted global: calls ``check(unpickler, *args, **kwargs)``, which returns the object.
+    """An admitted global: ``check(unpickler, *args, **kwargs)`` checks the arguments and builds the object.
 
     It has no ``__dict__`` (``__slots__``), so a pickle's BUILD opcode cannot
     set attributes on it that later loads would see.
@@ -76,6 +76,21 @@ class _Checked:
 
     def __repr__(self):
         return f"<admitted {self.name}>"
+
+
+class _Bound:
+    """An admitted :class:`_Checked` global bound to the unpickler whose limits it applies."""
+
+    __slots__ = ("unpickler", "checked")
+
+    def __init__(self, unpickler, checked):
+        self.unpickler, self.checked = unpickler, checked
+
+    def __call__(self, *args, **kwargs):
+        return self.checked.check(self.unpickler, *args, **kwargs)
+
+    def __repr__(self):
+        return repr(self.checked)
 
 
 def _elements(shape):
@@ -116,7 +131,7 @@ def _encode(unpickler, obj, encoding="utf-8", errors="strict"):
     if not isinstance(obj, str) or not isinstance(encoding, str) or encoding.lower() not in _LATIN1:
         raise TypeError(f"_codecs.encode is admitted only to encode text as latin-1, got "
                         f"{type(obj).__name__} and encoding {encoding!r}")
-    return codecs.encode(obj, "latin1", errors if errors in ("strict",) else "strict")
+    return codecs.encode(obj, "latin1")
 
 
 def _container(kind):
@@ -309,21 +324,6 @@ class RestrictedUnpickler(pickle._Unpickler):
                 f"{self._where} is not a readable pickle of arrays and containers "
                 f"({type(error).__name__}: {detail[:300]}); it is damaged, truncated or not what "
                 f"nnlite expects: download or write it again") from None
-
-
-class _Bound:
-    """An admitted :class:`_Checked` global bound to the unpickler whose limits it applies."""
-
-    __slots__ = ("unpickler", "checked")
-
-    def __init__(self, unpickler, checked):
-        self.unpickler, self.checked = unpickler, checked
-
-    def __call__(self, *args, **kwargs):
-        return self.checked.check(self.unpickler, *args, **kwargs)
-
-    def __repr__(self):
-        return repr(self.checked)
 
 
 def safe_load(path, encoding="latin1"):
