@@ -65,6 +65,16 @@ def test_runner_subset_keeps_the_other_stored_results(dataset, tmp_path):
     assert "\\newcommand{\\FakeImages}{12}" in (tmp_path / "generated" / "fake.tex").read_text()
 
 
+def test_runner_passes_labels_to_studies_that_need_them(tmp_path):
+    images = np.zeros((4, 12), dtype=np.uint8)
+    labelled = Dataset(images, [0, 1, 0, 1], ["a", "b"], (2, 2, 3), None, "labelled")
+    seen = []
+    study = Study("labels", lambda images, shape, labels=None, **options: seen.append(labels) or {},
+                  needs_labels=True)
+    run_report(dataset=labelled, output_dir=tmp_path, pdf=False, registry=(study,))
+    assert np.array_equal(seen[0], [0, 1, 0, 1])
+
+
 def test_runner_rejects_unknown_studies(dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown studies"):
         run_report(dataset=dataset, output_dir=tmp_path, studies=["nope"], pdf=False)

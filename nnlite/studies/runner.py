@@ -36,7 +36,7 @@ TEX_INSTALL = ("apt-get install -y --no-install-recommends latexmk texlive-latex
 class Study:
     """One study: how to run it and how to turn its result into figures and LaTeX.
 
-    ``run(images, image_shape, quick=, random_state=, progress=[, evaluate=])`` returns a
+    ``run(images, image_shape, quick=, random_state=, progress=[, evaluate=][, labels=])`` returns a
     JSON-ready dict; ``figures(result, folder)`` returns paths; ``macros(result)`` a dict
     name -> text; ``tables(result)`` a dict name -> (header, rows).  ``run=None`` marks a
     study not implemented yet (its generated file says so).
@@ -48,6 +48,7 @@ class Study:
     macros: object = None
     tables: object = None
     needs_evaluate: bool = False
+    needs_labels: bool = False
 
 
 #: The studies in report order.
@@ -191,6 +192,8 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
             say(f"{step}: running" + (" (quick)" if quick else ""))
             start = time.perf_counter()
             extra = {"evaluate": evaluate} if study.needs_evaluate else {}
+            if study.needs_labels:
+                extra["labels"] = dataset.labels
             result = study.run(images, shape, quick=quick, random_state=random_state,
                                progress=progress, **extra)
             seconds = time.perf_counter() - start
