@@ -12,7 +12,7 @@ import sys
 from .._version import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("train", "classify")
+COMMAND_MODULES = ("train", "classify", "report")
 
 
 def build_parser():
