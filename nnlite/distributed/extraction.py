@@ -8,7 +8,8 @@ weights) is shipped to every worker once, as a :class:`ShippedExtractor`
 cannot be pickled as it is); each chunk of images is scattered to a worker,
 encoded there with ``extractor.transform`` and its features written back
 into their rows.  Every image is encoded by the same code as in one process,
-so the features are the same; a chunk whose worker is lost is re-sent from
+so the features are the same (bit for bit when the tasks' chunks are
+multiples of the extractor's own chunk, the default); a chunk whose worker is lost is re-sent from
 the client's images and encoded again (:mod:`nnlite.distributed.faults`).
 """
 
@@ -81,7 +82,12 @@ def distributed_transform(client, extractor, X, chunk_size=None, max_retries=3):
         The images (a memory-mapped array is read one chunk at a time).
     chunk_size : int, optional
         Images per task; default: the images split evenly over the worker
-        threads, at most 4 times ``extractor.chunk_size_`` per task.
+        threads, rounded up to a multiple of ``extractor.chunk_size_`` (at
+        most 4 of them per task).  With a multiple of ``chunk_size_`` every
+        matrix product has the shape it has in one process and the features
+        are bit-for-bit those of ``extractor.transform(X)``; other chunk
+        sizes change the products' shapes and may move the last bit (as
+        ``memory_limit`` does in one process).
     max_retries : int, default=3
         Worker losses survived before giving up with ``ValueError``.
 
@@ -104,7 +110,8 @@ def distributed_transform(client, extractor, X, chunk_size=None, max_retries=3):
         threads = max(1, sum(client.nthreads().values()))
         chunk_size = -(-n_images // threads)
         if extractor.chunk_size_ is not None:
-            chunk_size = min(chunk_size, 4 * extractor.chunk_size_)
+            step = extractor.chunk_size_
+            chunk_size = step * min(4, -(-chunk_size // step))
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     starts = list(range(0, n_images, chunk_size))
     resender = Resender(client, [functools.partial(_scatter_chunk, X[start:start + chunk_size])

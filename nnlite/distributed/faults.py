@@ -21,9 +21,14 @@ LOGGER = logging.getLogger(__name__)
 
 
 def lost_worker_errors():
-    """The exception types that mean a worker (and what it held) was lost."""
+    """The exception types that mean a worker (and what it held) was lost.
+
+    Cancelled futures (their data was lost), ``KilledWorker`` and the
+    ``OSError`` of a connection to a worker that went away
+    (``CommClosedError`` is one).
+    """
     distributed = require_distributed()
-    return (concurrent.futures.CancelledError, distributed.KilledWorker, distributed.comm.CommClosedError)
+    return (concurrent.futures.CancelledError, distributed.KilledWorker, OSError)
 
 
 class Resender:
@@ -58,8 +63,24 @@ class Resender:
         workers = worker_addresses(client)
         if not workers:
             raise ValueError(f"the Dask cluster at {client.scheduler.address!r} has no workers")
-        self.placement = [workers[index % len(workers)] for index in range(len(self.makers))]
-        self.futures = [maker(client, worker) for maker, worker in zip(self.makers, self.placement)]
+        self.placement = [None] * len(self.makers)
+        self.futures = [None] * len(self.makers)
+        for index in range(len(self.makers)):
+            self._place(index, workers[index % len(workers):] + workers[:index % len(workers)])
+
+    def _place(self, index, candidates):
+        """Make piece ``index`` on the first of ``candidates`` that is still there to take it."""
+        errors = lost_worker_errors() + (KeyError,)  # the scheduler's KeyError: a worker that just left
+        for worker in candidates:
+            try:
+                self.futures[index] = self.makers[index](self.client, worker)
+            except errors as error:
+                LOGGER.warning("could not place %s %d on %s (%s)", self.what, index, worker,
+                               type(error).__name__)
+                continue
+            self.placement[index] = worker
+            return
+        raise ValueError(f"no Dask worker could take {self.what} {index}; tried {', '.join(candidates)}")
 
     def lost(self):
         """Indices of the pieces whose futures are no longer usable."""
@@ -87,7 +108,6 @@ class Resender:
         LOGGER.warning("lost Dask worker(s) %s (%s); re-sending %s(s) %s", ", ".join(names),
                        type(error).__name__, self.what, lost)
         for position, index in enumerate(lost):
-            worker = workers[position % len(workers)]
-            self.placement[index] = worker
-            self.futures[index] = self.makers[index](self.client, worker)
+            start = position % len(workers)
+            self._place(index, workers[start:] + workers[:start])
         return lost

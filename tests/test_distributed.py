@@ -1,0 +1,267 @@
+"""Tests of nnlite.distributed on a LocalCluster of two worker processes.
+
+Exactness: the sharded cost and gradient equal the single-process network's
+(1e-12 relative, float64) for one and three hidden layers, sigmoid and ReLU,
+uneven shards and a shard of one sample; a short L-BFGS training gives the
+same parameters (1e-10); distributed feature extraction gives the same
+features.  Faults: a worker process killed during training or extraction is
+survived with the same result, or ends in a ValueError naming the worker.
+Skipped when Dask's distributed scheduler (the ``distributed`` extra) is not
+installed.
+"""
+
+import functools
+import os
+import sys
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="needs the 'distributed' extra: "
+                                  "pip install 'nnlite[distributed]'")
+cloudpickle = pytest.importorskip("cloudpickle", reason="comes with distributed")
+
+from nnlite.autoencoder import build_autoencoder  # noqa: E402
+from nnlite.distributed import (DistributedObjective, connect, distributed_transform,  # noqa: E402
+                                parse_scheduler, shard_bounds)
+from nnlite.features import ConvolutionalFeatures  # noqa: E402
+from nnlite.layers.dense import Dense  # noqa: E402
+from nnlite.losses.kl_sparsity import KLSparsity  # noqa: E402
+from nnlite.losses.squared_error import SquaredError  # noqa: E402
+from nnlite.losses.weight_decay import WeightDecay  # noqa: E402
+from nnlite.network import Network  # noqa: E402
+from nnlite.optim import make_optimizer  # noqa: E402
+from nnlite.preprocessing import PatchNormalizer  # noqa: E402
+
+# Test-only classes below (a loss and a preprocessor that kill their worker once) travel by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One LocalCluster of two single-threaded worker processes for the whole module."""
+    dask_client = connect("local:2")
+    dask_client.wait_for_workers(2, timeout=60)
+    yield dask_client
+    dask_client.close()
+
+
+def _data(n=157, d=12, seed=0):
+    return np.random.default_rng(seed).uniform(0.1, 0.9, size=(n, d))
+
+
+def _network(hidden, activation, d=12, loss=None):
+    if loss is None:
+        network = build_autoencoder(d, hidden, activation=activation, lambda_=1e-3, sparsity_param=0.1,
+                                    beta=3.0)
+    else:
+        sizes = [d] + list(hidden) + [d]
+        layers = [Dense(a, b, activation) for a, b in zip(sizes[:-2], sizes[1:-1])] + [Dense(sizes[-2], d)]
+        network = Network(layers, loss=loss, regularizers=[WeightDecay(1e-3), KLSparsity(0.1, 3.0)])
+    network.initialize(7)
+    return network
+
+
+def _relative(a, b):
+    return np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(b))
+
+
+@pytest.mark.parametrize("hidden", [[5], [8, 3, 8]])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_cost_and_gradient_equal_single_process(client, hidden, activation):
+    X = _data()
+    network = _network(hidden, activation)
+    theta = network.theta.copy()
+    cost, grad = network.loss_and_grad(theta, X)
+    for shards in ([1, 60, 96],) if activation == "relu" else ([1, 60, 96], [156, 1]):
+        objective = DistributedObjective(client, network, X, shards=shards)
+        assert objective.n_trips == (1 if len(hidden) == 1 else 2)
+        assert objective.n_samples == X.shape[0]
+        got_cost, got_grad = objective(theta)
+        objective.close()
+        assert abs(got_cost - cost) <= 1e-12 * abs(cost)
+        assert _relative(got_grad, grad) <= 1e-12
+        np.testing.assert_allclose(got_grad, grad, rtol=1e-10, atol=1e-14 * np.abs(grad).max())
+
+
+def test_gradient_is_sensitive_to_the_global_mean(client):
+    # a shard's own rho_hat differs from the global one: summing per-shard costs would be wrong
+    X = np.vstack([_data(40, seed=1), _data(40, seed=2) * 0.2])
+    network = _network([5], "sigmoid")
+    cost, grad = network.loss_and_grad(network.theta, X)
+    halves = [network.loss_and_grad(network.theta, X[:40]), network.loss_and_grad(network.theta, X[40:])]
+    assert abs(0.5 * (halves[0][0] + halves[1][0]) - cost) > 1e-6 * cost
+    objective = DistributedObjective(client, network, X, shards=2)
+    got_cost, got_grad = objective(network.theta)
+    assert abs(got_cost - cost) <= 1e-12 * cost and _relative(got_grad, grad) <= 1e-12
+
+
+def test_bytes_per_evaluation_do_not_grow_with_samples(client):
+    network = _network([5], "sigmoid")
+    moved = []
+    for n in (50, 500):
+        objective = DistributedObjective(client, network, _data(n), shards=2)
+        objective(network.theta)
+        moved.append((objective.bytes_sent, objective.bytes_received))
+        objective.close()
+    assert moved[0] == moved[1]
+    assert moved[0][1] <= 2 * 8 * (network.n_params + 5 * 12 + 5 + 16)
+
+
+def test_shards_from_loaders(client, tmp_path):
+    X = _data()
+    network = _network([8, 3, 8], "sigmoid")
+    paths = []
+    for index, (start, stop) in enumerate(shard_bounds(X.shape[0], [100, 57])):
+        paths.append(str(tmp_path / f"shard{index}.npy"))
+        np.save(paths[-1], X[start:stop])
+    objective = DistributedObjective(client, network, loaders=[functools.partial(np.load, p) for p in paths])
+    cost, grad = network.loss_and_grad(network.theta, X)
+    got_cost, got_grad = objective(network.theta)
+    assert objective.n_samples == X.shape[0]
+    assert abs(got_cost - cost) <= 1e-12 * cost and _relative(got_grad, grad) <= 1e-12
+
+
+def _train(fun, theta0):
+    return make_optimizer("lbfgs-b", max_iter=15).minimize(fun, theta0).theta
+
+
+@pytest.mark.parametrize("hidden", [[6], [8, 3, 8]])
+def test_short_training_gives_the_same_parameters(client, hidden):
+    X = _data(300)
+    network = _network(hidden, "sigmoid")
+    theta0 = network.theta.copy()
+    expected = _train(network.objective(X), theta0)
+    objective = DistributedObjective(client, network, X, shards=[120, 179, 1])
+    got = _train(objective, theta0)
+    assert _relative(got, expected) <= 1e-10
+    assert _relative(expected, theta0) > 1e-3  # it did train
+
+
+# ------------------------------------------------------------------ faults
+class KillOnceLoss(SquaredError):
+    """SquaredError that ends its worker process (once) after ``armed`` appears on disk."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def value_and_delta(self, backend, outputs, targets, delta):
+        armed, fired = os.path.join(self.folder, "armed"), os.path.join(self.folder, "fired")
+        if os.path.exists(armed) and not os.path.exists(fired):
+            open(fired, "w").close()
+            os._exit(1)
+        return super().value_and_delta(backend, outputs, targets, delta)
+
+
+def _arm_after(objective, folder, evaluations):
+    count = [0]
+
+    def fun(theta):
+        count[0] += 1
+        if count[0] == evaluations:
+            open(os.path.join(folder, "armed"), "w").close()
+        return objective(theta)
+    return fun
+
+
+def test_worker_killed_mid_training_gives_the_same_parameters(client, tmp_path):
+    client.wait_for_workers(2, timeout=120)  # a worker killed by an earlier test restarts first
+    X = _data(300)
+    reference = _network([6], "sigmoid")
+    theta0 = reference.theta.copy()
+    expected = _train(reference.objective(X), theta0)
+    network = _network([6], "sigmoid", loss=KillOnceLoss(str(tmp_path)))
+    objective = DistributedObjective(client, network, X, shards=2)
+    got = _train(_arm_after(objective, str(tmp_path), 4), theta0)
+    assert os.path.exists(tmp_path / "fired")  # a worker process really died inside a task
+    assert objective.resender.retries >= 1
+    assert _relative(got, expected) <= 1e-10
+
+
+def test_worker_lost_without_retries_is_a_clear_error(client, tmp_path):
+    client.wait_for_workers(2, timeout=120)
+    X = _data(100)
+    network = _network([6], "sigmoid", loss=KillOnceLoss(str(tmp_path)))
+    objective = DistributedObjective(client, network, X, shards=2, max_retries=0)
+    placement = list(objective.resender.placement)
+    open(tmp_path / "armed", "w").close()
+    with pytest.raises(ValueError, match="lost Dask worker") as info:
+        objective(network.theta)
+    assert any(address in str(info.value) for address in placement)
+
+
+# -------------------------------------------------------------- extraction
+class KillOnceFeatures(ConvolutionalFeatures):
+    """ConvolutionalFeatures that ends its worker process once, inside an extraction task."""
+
+    def transform(self, X):
+        folder = getattr(self, "kill_folder", None)
+        if folder and _on_worker() and not os.path.exists(os.path.join(folder, "fired")):
+            open(os.path.join(folder, "fired"), "w").close()
+            os._exit(1)
+        return super().transform(X)
+
+
+def _on_worker():
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+def _images(n=23, side=16, seed=3):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, side * side * 3)).astype(np.uint8)
+
+
+def _extractor(preprocessor, **options):
+    network = _network([10], "sigmoid", d=4 * 4 * 3)
+    return ConvolutionalFeatures(network, patch_size=4, stride=3, preprocessor=preprocessor,
+                                 **options).fit(_images())
+
+
+@pytest.mark.parametrize("pooling", ["none", "mean"])
+def test_feature_extraction_identical(client, pooling):
+    images = _images()
+    # 2 images per chunk in one process; tasks of a multiple of that give the same bits
+    extractor = _extractor(PatchNormalizer().fit(images.reshape(-1, 3)), pooling=pooling, memory_limit=1.2e5)
+    assert extractor.chunk_size_ == 2
+    expected = extractor.transform(images)
+    for chunk_size in (None, 2, 6):
+        np.testing.assert_array_equal(distributed_transform(client, extractor, images, chunk_size=chunk_size),
+                                      expected)
+    np.testing.assert_allclose(distributed_transform(client, extractor, images, chunk_size=5), expected,
+                               rtol=1e-13, atol=1e-15)
+
+
+def test_worker_killed_mid_extraction_gives_the_same_features(client, tmp_path):
+    client.wait_for_workers(2, timeout=120)
+    images = _images()
+    preprocessor = PatchNormalizer().fit(images.reshape(-1, 3))
+    extractor = _extractor(preprocessor, pooling="sum", memory_limit=None)
+    expected = extractor.transform(images)
+    killer = KillOnceFeatures(extractor.encoder, patch_size=4, stride=3, preprocessor=preprocessor,
+                              pooling="sum", memory_limit=None).fit(images)
+    killer.kill_folder = str(tmp_path)
+    got = distributed_transform(client, killer, images, chunk_size=len(images))
+    assert os.path.exists(tmp_path / "fired")  # a worker process really died inside the task
+    np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------ parsing
+def test_parse_scheduler():
+    assert parse_scheduler("local:3") == ("local", 3)
+    assert parse_scheduler("local") == ("local", 2)
+    assert parse_scheduler("tcp://10.0.0.1:8786") == ("address", "tcp://10.0.0.1:8786")
+    for bad in ("local:0", "local:x", "", None):
+        with pytest.raises(ValueError):
+            parse_scheduler(bad)
+
+
+def test_shard_bounds():
+    assert shard_bounds(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert shard_bounds(5, [1, 4]) == [(0, 1), (1, 5)]
+    with pytest.raises(ValueError, match="add up"):
+        shard_bounds(5, [1, 3])
+    with pytest.raises(ValueError):
+        shard_bounds(5, [0, 5])
