@@ -41,6 +41,8 @@ setup(
         "gpu": ["cupy-cuda12x>=13"],
         "gpu-cuda13": ["cupy-cuda13x>=13"],
         "bench": ["threadpoolctl>=3"],
+        # Training and feature extraction on a Dask cluster (nnlite.distributed, --scheduler).
+        "distributed": ["dask[distributed]>=2023"],
     },
     entry_points={"console_scripts": ["nnlite=nnlite.cli:main"]},
     classifiers=[
