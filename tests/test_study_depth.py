@@ -7,8 +7,8 @@ import pytest
 
 from nnlite.estimator import SparseAutoencoder
 from nnlite.patch_model import PatchModel, PatchSettings
-from nnlite.studies.depth import (LAYERS, ONE_LAYER, VARIANTS, _variant_settings, default_base, figures_depth,
-                                  macros_depth, run_depth, tables_depth)
+from nnlite.studies.depth import (LAYERS, ONE_LAYER, VARIANTS, _layer_features, _variant_settings, default_base,
+                                  figures_depth, macros_depth, run_depth, tables_depth)
 
 SHAPE = (12, 12, 3)
 BASE = PatchSettings.preset("whitened", hidden=(6, 3, 6), patch_size=4, num_patches=300, max_iter=8,
@@ -84,7 +84,9 @@ def test_first_stage_equals_a_one_layer_model_trained_on_the_same_patches(data):
 def test_figures_tables_and_macros(result, tmp_path):
     paths = figures_depth(result, tmp_path)
     assert sorted(p.rsplit(".", 1)[1] for p in paths) == ["pdf", "png"]
-    header, rows = tables_depth(result)["DepthTable"]
+    tables = tables_depth(result)
+    assert [row[0] for row in tables["DepthVariantTable"][1]] == [e["name"] for e in result["variants"]]
+    header, rows = tables["DepthTable"]
     assert len(rows) == len(result["variants"]) and len(header) == len(rows[0])
     assert rows[-1][2] == "--"   # the one-layer model has no middle layer
     macros = macros_depth(result)
@@ -120,3 +122,13 @@ def test_default_bases_and_variants_are_valid():
             assert settings.hidden == base.hidden and settings.sparsity_param == base.sparsity_param
     weak = _variant_settings(default_base(True), VARIANTS["weak-middle"][1])
     assert weak.finetune_sparsity_param == (0.035, 0.2, 0.035) and weak.finetune_beta == (5.0, 0.5, 5.0)
+
+
+def test_one_extraction_split_by_layer_is_each_layer_extracted_alone(data):
+    images, _ = data
+    stack = PatchModel(BASE.replace(finetune_iter=2)).fit(images[:60], SHAPE)
+    split = _layer_features(stack, images[:20], SHAPE, stride=2)
+    for layer in ("first", "middle"):
+        alone = stack.encode(images[:20], stride=2, pooling="sum", pool_grid=2, layer=layer, image_shape=SHAPE)
+        np.testing.assert_allclose(split[layer], alone, rtol=1e-6, atol=1e-7)
+    assert split["concat"].shape[1] == split["first"].shape[1] + split["middle"].shape[1] == 4 * (6 + 3)
