@@ -67,9 +67,9 @@ def _scatter_shard(shard, client, worker):
     return client.scatter(shard, workers=[worker], hash=False)
 
 
-def _load_shard(spec, loader, client, worker):
-    return client.submit(ShardEvaluator, spec, loader=loader, workers=[worker], allow_other_workers=True,
-                         pure=False)
+def _load_shard(spec, loader, block_size, client, worker):
+    return client.submit(ShardEvaluator, spec, loader=loader, block_size=block_size, workers=[worker],
+                         allow_other_workers=True, pure=False)
 
 
 def _nbytes(value):
@@ -100,6 +100,10 @@ class DistributedObjective:
         Instead of ``data``: one picklable zero-argument function per shard,
         called on a worker to produce its samples (a lost shard is
         recomputed by Dask).
+    block_size : int, optional
+        Rows per pass on a worker (see
+        :class:`~nnlite.distributed.shard.ShardEvaluator`); bounds the
+        workers' working memory.  Default: a whole shard at once.
     max_retries : int, default=3
         Worker losses survived over the objective's life before it raises.
 
@@ -115,7 +119,8 @@ class DistributedObjective:
     resender : Resender
     """
 
-    def __init__(self, client, network, data=None, shards=None, loaders=None, max_retries=3):
+    def __init__(self, client, network, data=None, shards=None, loaders=None, block_size=None,
+                 max_retries=3):
         if (data is None) == (loaders is None):
             raise ValueError("give exactly one of data and loaders")
         self.client = client
@@ -128,10 +133,11 @@ class DistributedObjective:
             data = check_data(data, network.sizes[0], name="data")
             shards = sum(client.nthreads().values()) if shards is None else shards
             bounds = shard_bounds(data.shape[0], min(shards, data.shape[0]) if np.ndim(shards) == 0 else shards)
-            makers = [functools.partial(_scatter_shard, ShardEvaluator(spec, data=data[start:stop]))
+            makers = [functools.partial(_scatter_shard, ShardEvaluator(spec, data=data[start:stop],
+                                                                           block_size=block_size))
                       for start, stop in bounds]
         else:
-            makers = [functools.partial(_load_shard, spec, loader) for loader in loaders]
+            makers = [functools.partial(_load_shard, spec, loader, block_size) for loader in loaders]
         self.resender = Resender(client, makers, "shard", max_retries=max_retries)
         self.n_samples = int(sum(self._run(lambda: client.gather(
             [client.submit(shard_size, future, pure=False) for future in self.resender.futures]))))

@@ -25,7 +25,7 @@ Everything here imports numpy and nnlite only, never Dask.
 
 import numpy as np
 
-from ..validation import check_data
+from ..validation import check_data, check_int
 
 
 class ShardEvaluator:
@@ -40,23 +40,32 @@ class ShardEvaluator:
         Instead of ``data``: a picklable function of no arguments returning
         the samples, called on the worker (e.g. reading a file on a shared
         disk); Dask can then recompute a lost shard without the client.
+    block_size : int, optional
+        Rows per pass through the network (default: the whole shard).  The
+        workspace (activations and deltas, about ``2 (sum of layer widths)``
+        values per row) is allocated for one block only, so a worker can
+        hold far more samples than it could evaluate at once; the sums are
+        added block by block.  A deep stack evaluated in several blocks
+        recomputes the forward pass in the second trip instead of keeping
+        every block's activations.
     """
 
-    def __init__(self, spec, data=None, loader=None):
+    def __init__(self, spec, data=None, loader=None, block_size=None):
         if (data is None) == (loader is None):
             raise ValueError("give exactly one of data and loader")
         self.spec = spec
+        self.block_size = None if block_size is None else check_int(block_size, "block_size", minimum=1)
         self._data = data
         self._loader = loader
-        self._network = None
+        self._networks = {}
         self._inputs = None
         self._token = None
 
     def __getstate__(self):
-        return {"spec": self.spec, "data": self._data, "loader": self._loader}
+        return {"spec": self.spec, "data": self._data, "loader": self._loader, "block_size": self.block_size}
 
     def __setstate__(self, state):
-        self.__init__(state["spec"], data=state["data"], loader=state["loader"])
+        self.__init__(state["spec"], data=state["data"], loader=state["loader"], block_size=state["block_size"])
 
     def __sizeof__(self):
         """Bytes held (samples and workspace), so Dask's scheduler does not move shards lightly."""
@@ -64,17 +73,35 @@ class ShardEvaluator:
         held = 0 if data is None else int(np.asarray(data).nbytes)
         return held * (1 + len(self.spec.layers)) + 1024
 
-    def _prepared(self):
-        if self._network is None:
-            self._network = self.spec.build()
+    def _blocks(self):
+        """The shard's inputs (prepared once) as ``[(network, block), ...]``, one network per block size."""
+        if self._inputs is None:
             data = self._data if self._loader is None else self._loader()
-            self._inputs = self._network.prepare(check_data(data, self.spec.layers[0][0], name="shard"))
-        return self._network, self._inputs
+            self._inputs = self._network_for(None).prepare(check_data(data, self.spec.layers[0][0], name="shard"))
+        n_rows = self._inputs.shape[0]
+        step = n_rows if self.block_size is None else min(self.block_size, n_rows)
+        return [(self._network_for(min(step, n_rows - start)), self._inputs[start:start + step])
+                for start in range(0, n_rows, max(step, 1))]
+
+    def _network_for(self, n_rows):
+        if n_rows not in self._networks:
+            self._networks[n_rows] = self.spec.build()
+        return self._networks[n_rows]
 
     @property
     def n_samples(self):
         """Rows in the shard (loads it when it comes from a loader)."""
-        return int(self._prepared()[1].shape[0])
+        self._blocks()
+        return int(self._inputs.shape[0])
+
+    def _forward_all(self, theta):
+        """Summed loss and hidden column sums over every block."""
+        loss, hidden = 0.0, None
+        for network, block in self._blocks():
+            block_loss, block_hidden = network.forward_sums(theta, block)
+            loss += block_loss
+            hidden = block_hidden if hidden is None else [a + b for a, b in zip(hidden, block_hidden)]
+        return {"count": int(self._inputs.shape[0]), "loss": loss, "hidden": hidden}
 
     def one_trip(self, theta):
         """Every sum of a one-hidden-layer evaluation that does not depend on rho_hat.
@@ -91,13 +118,22 @@ class ShardEvaluator:
             parameter penalties, ``(n_params,)``), ``weight_factor``
             (``f'(Z_1)^T X``, ``(h, v)``) and ``bias_factor`` (``(h,)``).
         """
-        network, inputs = self._prepared()
-        loss, hidden = network.forward_sums(theta, inputs)
         self._token = None
-        grad = network.backward_sums(inputs)
-        weight_factor, bias_factor = network.derivative_sums(inputs)
-        return {"count": int(inputs.shape[0]), "loss": loss, "hidden": hidden, "grad": grad,
-                "weight_factor": weight_factor, "bias_factor": bias_factor}
+        result = {"count": 0, "loss": 0.0, "hidden": None, "grad": None, "weight_factor": None,
+                  "bias_factor": None}
+        for network, block in self._blocks():
+            loss, hidden = network.forward_sums(theta, block)
+            parts = {"count": int(block.shape[0]), "loss": loss, "hidden": hidden,
+                     "grad": network.backward_sums(block)}
+            parts["weight_factor"], parts["bias_factor"] = network.derivative_sums(block)
+            for key, value in parts.items():
+                if result[key] is None:
+                    result[key] = value
+                elif key == "hidden":
+                    result[key] = [a + b for a, b in zip(result[key], value)]
+                else:
+                    result[key] += value
+        return result
 
     def forward(self, theta, token):
         """First trip of a deep evaluation: the summed loss and hidden column sums.
@@ -107,17 +143,16 @@ class ShardEvaluator:
         theta : ndarray of shape (n_params,)
         token : hashable
             Names the evaluation; :meth:`backward` with the same token reuses
-            the activations kept here.
+            the activations kept here (one block only).
 
         Returns
         -------
         dict
             ``count``, ``loss`` and ``hidden`` as in :meth:`one_trip`.
         """
-        network, inputs = self._prepared()
-        loss, hidden = network.forward_sums(theta, inputs)
+        result = self._forward_all(theta)
         self._token = token
-        return {"count": int(inputs.shape[0]), "loss": loss, "hidden": hidden}
+        return result
 
     def backward(self, theta, rows, token):
         """Second trip: the summed gradient with the activity rows of the global rho_hat.
@@ -125,8 +160,8 @@ class ShardEvaluator:
         Parameters
         ----------
         theta : ndarray of shape (n_params,)
-            The evaluation's parameters (used only when the activations of
-            ``token`` are not held here any more).
+            The evaluation's parameters (used whenever the activations of
+            ``token`` are not held here: several blocks, or state lost).
         rows : list of (ndarray or None)
             One row per hidden layer.
         token : hashable
@@ -136,11 +171,16 @@ class ShardEvaluator:
         -------
         ndarray of shape (n_params,)
         """
-        network, inputs = self._prepared()
-        if self._token != token:
-            network.forward_sums(theta, inputs)
-            self._token = token
-        return network.backward_sums(inputs, rows)
+        blocks = self._blocks()
+        keep = len(blocks) == 1 and self._token == token
+        grad = None
+        for network, block in blocks:
+            if not keep:
+                network.forward_sums(theta, block)
+            part = network.backward_sums(block, rows)
+            grad = part if grad is None else grad + part
+        self._token = token if len(blocks) == 1 else None
+        return grad
 
 
 def shard_one_trip(shard, theta):
