@@ -10,6 +10,7 @@ import os
 import pickle
 import struct
 import sys
+import time
 import warnings
 import zlib
 
@@ -21,6 +22,7 @@ from nnlite import memory
 from nnlite.data import (DataError, ImageFileError, MappedImages, PickleDataError, as_float,
                          download, load_assignment_pickle, load_cifar10, load_dataset,
                          load_image_folder)
+from nnlite.data import image_folder
 from nnlite.data.patches import sample_patches_raw
 from nnlite.data.strided import grid_patches
 from nnlite.memory import InsufficientMemoryError
@@ -92,12 +94,35 @@ def test_truncated_png_names_the_file(tmp_path):
         load_image_folder(root, progress=False)
 
 
-def test_failure_stops_the_other_decoders(tmp_path):
-    """A bad first chunk is reported without decoding every remaining file first."""
-    root = small_folder(tmp_path / "imgs", n=1)
-    (root / "a" / "0.png").write_bytes(b"junk")
-    with pytest.raises(ImageFileError):
-        load_image_folder(root, progress=False, n_jobs=2)
+def test_failure_stops_the_other_decoders(tmp_path, monkeypatch):
+    """A bad file is reported without decoding every remaining file first."""
+    root = small_folder(tmp_path / "imgs", n=40, side=4)
+    (root / "a" / "1.png").write_bytes(b"junk")
+    real, calls = image_folder._decode, []
+
+    def slow_decode(*args):
+        calls.append(1)
+        time.sleep(0.02)   # leaves the main thread time to see the failure and cancel the rest
+        return real(*args)
+
+    monkeypatch.setattr(image_folder, "_decode", slow_decode)
+    files = image_folder.list_images(root)[1]
+    with pytest.raises(ImageFileError, match=r"1\.png"):
+        image_folder.decode_images(str(root), files, n_jobs=1, progress=False, chunk=1)
+    assert len(calls) < len(files) // 2
+
+
+def test_a_cache_that_cannot_be_written_leaves_no_partial_files(tmp_path, monkeypatch):
+    root = small_folder(tmp_path / "imgs")
+
+    def disk_full(handle, array):
+        handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(image_folder.np, "save", disk_full)
+    with pytest.raises(DataError, match=r"cannot write the image cache .*No space left.*cache_dir"):
+        load_image_folder(root, cache_dir=tmp_path / "cache", progress=False)
+    assert os.listdir(tmp_path / "cache") == []
 
 
 # ------------------------------------------------------------------ folders
