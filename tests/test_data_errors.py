@@ -94,6 +94,18 @@ def test_truncated_png_names_the_file(tmp_path):
         load_image_folder(root, progress=False)
 
 
+def test_unreadable_image_says_so(tmp_path, monkeypatch):
+    """Permission problems (untestable with chmod as root) are 'cannot read', not 'damaged'."""
+    root = small_folder(tmp_path / "imgs")
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(image_folder.Image, "open", refuse)
+    with pytest.raises(ImageFileError, match=r"cannot read image .*0\.png.*Permission denied"):
+        load_image_folder(root, progress=False)
+
+
 def test_failure_stops_the_other_decoders(tmp_path, monkeypatch):
     """A bad file is reported without decoding every remaining file first."""
     root = small_folder(tmp_path / "imgs", n=40, side=4)
