@@ -25,7 +25,8 @@ from . import gpu, hyperparameters, pictures, relu, sample_size
 from .evaluation import classification_hook
 from .latex import write_generated
 
-__all__ = ["Study", "REGISTRY", "STUDY_NAMES", "TEX_INSTALL", "run_report", "build_pdf", "default_template"]
+__all__ = ["Study", "REGISTRY", "STUDY_NAMES", "TEX_INSTALL", "run_report", "build_pdf", "default_template",
+           "report_macros"]
 
 #: What to install when latexmk is missing (Debian/Ubuntu).
 TEX_INSTALL = ("apt-get install -y --no-install-recommends latexmk texlive-latex-recommended "
@@ -40,6 +41,12 @@ class Study:
     JSON-ready dict; ``figures(result, folder)`` returns paths; ``macros(result)`` a dict
     name -> text; ``tables(result)`` a dict name -> (header, rows).  ``run=None`` marks a
     study not implemented yet (its generated file says so).
+
+    ``needs_evaluate``: the study gets the classification hook (``evaluate``,
+    None without labels) and, with labels, only the images outside the
+    report's hold-out and validation split (:mod:`.evaluation`).
+    ``needs_labels``: it gets ``labels`` (None when the data have none).
+    ``labels_required``: without labels it is skipped, saying so.
     """
 
     name: str
@@ -49,6 +56,7 @@ class Study:
     tables: object = None
     needs_evaluate: bool = False
     needs_labels: bool = False
+    labels_required: bool = False
 
 
 #: The studies in report order.
@@ -114,6 +122,33 @@ def _write_outputs(study, result, folders, outcome):
                     study.tables(result) if study.tables else None)
 
 
+def report_macros(data_name, quick, n_images, protocol):
+    """The macros of ``generated/report.tex``: data, mode and the labelled-data protocol.
+
+    Parameters
+    ----------
+    data_name : str
+    quick : bool
+    n_images : int
+    protocol : dict or None
+        The classification hook's ``protocol`` (split sizes, macros
+        ``Protocol...``); None defines ``ProtocolLabels`` as ``no``.
+
+    Returns
+    -------
+    dict of str -> str
+    """
+    macros = {"ReportData": data_name, "ReportMode": "quick" if quick else "full",
+              "ReportImages": f"{n_images:,}", "ProtocolLabels": "no" if protocol is None else "yes"}
+    if protocol is not None:
+        macros.update(ProtocolHoldout=f"{protocol['n_holdout']:,}", ProtocolValidation=f"{protocol['n_validation']:,}",
+                      ProtocolPool=f"{protocol['n_train_pool']:,}",
+                      ProtocolHookTrain=f"{protocol['n_classifier_train']:,}",
+                      ProtocolHookStride=str(protocol["stride"]), ProtocolHookGrid=str(protocol["pool_grid"]),
+                      ProtocolSeed=str(protocol["holdout_seed"]))
+    return macros
+
+
 def _select(studies, registry):
     names = tuple(study.name for study in registry)
     if studies is None:
@@ -170,7 +205,9 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
         say(f"loading images: source {source!r}" + (f" from {path}" if path else ""))
         dataset = load_dataset(source, path, limit=limit, random_state=random_state if limit else None)
     images, shape = dataset.images, tuple(dataset.image_shape)
-    evaluate = classification_hook(images, dataset.labels, shape, quick=quick, random_state=random_state)
+    evaluate = (classification_hook(images, dataset.labels, shape, quick=quick, random_state=random_state)
+                if any(study.needs_evaluate for study in chosen) else None)
+    protocol_used = evaluate.protocol if evaluate is not None else None
     outcome = {"results": {}, "ran": [], "skipped": [], "seconds": {}, "figures": [], "pdf": None}
     chosen_names = [study.name for study in chosen]
     for study in registry:
@@ -180,10 +217,15 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
         step = (f"[{chosen_names.index(study.name) + 1}/{len(chosen)}] {study.name}"
                 if study.name in chosen_names else None)
         result = None
+        if reusable and protocol_used is None:
+            protocol_used = stored.get("hook_protocol")
         if step is None:  # not asked for: its stored result (same mode) still goes into the report
             result = stored["result"] if reusable else None
         elif study.run is None:
             say(f"{step}: not implemented yet, skipped")
+        elif study.labels_required and dataset.labels is None and not (reusable and not force):
+            say(f"{step}: skipped: the data {dataset.name or source!r} carry no labels "
+                f"(give labelled images, e.g. a folder with one sub-folder per class)")
         elif reusable and not force:
             say(f"{step}: result exists ({target}), skipped")
             result = stored["result"]
@@ -191,14 +233,19 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
         else:
             say(f"{step}: running" + (" (quick)" if quick else ""))
             start = time.perf_counter()
-            extra = {"evaluate": evaluate} if study.needs_evaluate else {}
+            extra, study_images, protocol = {}, images, None
+            if study.needs_evaluate:
+                extra["evaluate"] = evaluate
+                if evaluate is not None:
+                    study_images, protocol = evaluate.patch_images, evaluate.protocol
             if study.needs_labels:
                 extra["labels"] = dataset.labels
-            result = study.run(images, shape, quick=quick, random_state=random_state,
+            result = study.run(study_images, shape, quick=quick, random_state=random_state,
                                progress=progress, **extra)
             seconds = time.perf_counter() - start
             _write_json(target, {"study": study.name, "quick": bool(quick), "data": dataset.name,
                                  "image_shape": list(shape), "n_images": int(len(dataset)),
+                                 "n_study_images": int(len(study_images)), "hook_protocol": protocol,
                                  "seconds": seconds, "result": result})
             say(f"{step}: done in {seconds:.1f} s")
             result = _read_json(target)["result"]
@@ -206,9 +253,8 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
             outcome["seconds"][study.name] = seconds
         outcome["results"][study.name] = result
         _write_outputs(study, result, folders, outcome)
-    write_generated(folders["generated"], "report",
-                    {"ReportData": dataset.name or source, "ReportMode": "quick" if quick else "full",
-                     "ReportImages": f"{len(dataset):,}"})
+    write_generated(folders["generated"], "report", report_macros(dataset.name or source, quick, len(dataset),
+                                                                  protocol_used))
     if pdf:
         template = template or default_template()
         if not os.path.exists(template):
