@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from nnlite.autoencoder import build_autoencoder  # noqa: E402
 from nnlite.data.strided import grid_patches  # noqa: E402
+from nnlite.encoders import ENCODERS  # noqa: E402
 from nnlite.features import ConvolutionalFeatures, pool_codes  # noqa: E402
 from nnlite.preprocessing import PatchNormalizer  # noqa: E402
 
@@ -50,13 +51,15 @@ def synthetic_images(n_images, side, seed=0, chunk=1000):
     return images
 
 
-def make_extractor(images, hidden, patch_size, stride, pooling, memory_limit, dtype, backend=None):
+def make_extractor(images, hidden, patch_size, stride, pooling, memory_limit, dtype, backend=None,
+                   encoding="activation"):
     """A fitted extractor over a randomly initialised encoder and a fitted normaliser."""
     network = build_autoencoder(patch_size * patch_size * 3, hidden, dtype=dtype)
     network.initialize(0)
     normalizer = PatchNormalizer().fit(grid_patches(images[:200], patch_size, patch_size)[0])
     extractor = ConvolutionalFeatures(network, patch_size=patch_size, stride=stride, pooling=pooling,
-                                      preprocessor=normalizer, memory_limit=memory_limit, backend=backend)
+                                      preprocessor=normalizer, memory_limit=memory_limit, backend=backend,
+                                      encoding=encoding, alpha=0.25)
     return extractor.fit(images)
 
 
@@ -89,25 +92,26 @@ def time_matmul(n_patches, chunk_patches, width, hidden, dtype, repeats):
 
 
 def stage_times(extractor, images):
-    """Seconds of each stage of the extraction for one chunk of ``images``."""
+    """Seconds of each stage of the extraction for one chunk of ``images`` (the fused numpy path)."""
     chunk = images[:extractor.chunk_size_ or images.shape[0]]
+    encoder = extractor.patch_encoder_
     times = {}
     start = time.perf_counter()
-    if extractor._pixelwise_preprocessor():  # SPEC normalisation runs on the images
-        chunk_in = extractor.preprocessor.transform(chunk)
-        times["normalise"] = time.perf_counter() - start
-        start = time.perf_counter()
-        patches, grid = grid_patches(chunk_in, extractor.patch_size, extractor.stride)
-        times["grid patches"] = time.perf_counter() - start
-    else:
-        patches, grid = grid_patches(chunk, extractor.patch_size, extractor.stride)
-        times["grid patches"] = time.perf_counter() - start
-        start = time.perf_counter()
-        patches = extractor.preprocessor.transform(patches)
-        times["normalise"] = time.perf_counter() - start
+    floats = encoder.prepare_images(chunk)
+    times["images to float (+ clip)"] = time.perf_counter() - start
     start = time.perf_counter()
-    codes = extractor._codes(patches)
-    times["encode (product + sigmoid)"] = time.perf_counter() - start
+    patches, grid = grid_patches(floats, extractor.patch_size, extractor.stride)
+    times["grid patches"] = time.perf_counter() - start
+    start = time.perf_counter()
+    patches = encoder.folded.elementwise_(patches)
+    times["per-patch step"] = time.perf_counter() - start
+    start = time.perf_counter()
+    product = patches @ encoder.weights_
+    times["product"] = time.perf_counter() - start
+    start = time.perf_counter()
+    product += encoder.shift_
+    codes = encoder.finish(product)
+    times[f"encoder ({extractor.encoding})"] = time.perf_counter() - start
     start = time.perf_counter()
     pool_codes(codes.reshape(chunk.shape[0], grid[0], grid[1], -1), extractor.pooling, extractor.pool_grid)
     times["pool"] = time.perf_counter() - start
@@ -168,7 +172,10 @@ def main(argv=None):
     parser.add_argument("--side", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=75)
     parser.add_argument("--strides", default="1,4", help="comma-separated strides for the throughput run")
-    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument("--dtype", default="float32", choices=("float64", "float32"),
+                        help="precision of the extraction (default: float32, PatchModel.features' default)")
+    parser.add_argument("--encoding", default="activation", choices=ENCODERS,
+                        help="encoder at feature time (default: activation)")
     parser.add_argument("--backend", help="array backend of the encoder (numpy, cupy...; default numpy)")
     parser.add_argument("--memory-limit", type=int, default=256 * 2**20, help="bytes per chunk")
     parser.add_argument("--peak-images", type=int, default=50000)
@@ -187,13 +194,14 @@ def main(argv=None):
     report = {"settings": {key: value for key, value in vars(args).items() if key != "json"},
               "throughput": []}
     print(f"{args.images} images {args.side}x{args.side}x3, 8x8 patches, {args.hidden} hidden, {args.dtype}, "
+          f"encoding {args.encoding}, load average {os.getloadavg()[0]:.1f}, "
           f"backend {args.backend or 'numpy'}")
     print(f"{'stride':>6} {'pooling':>7} {'patches':>10} {'extract s':>9} {'patches/s':>11} "
           f"{'matmul s':>9} {'ratio':>6}")
     for stride in (int(s) for s in args.strides.split(",")):
         for pooling in ("none", "sum"):
             extractor = make_extractor(images, args.hidden, 8, stride, pooling, args.memory_limit, args.dtype,
-                                       args.backend)
+                                       args.backend, args.encoding)
             positions = extractor.grid_[0] * extractor.grid_[1]
             n_patches = args.images * positions
             chunk_patches = (extractor.chunk_size_ or args.images) * positions
@@ -206,7 +214,7 @@ def main(argv=None):
             print(f"{stride:>6} {pooling:>7} {n_patches:>10} {extract:>9.3f} {n_patches / extract:>11.3g} "
                   f"{matmul:>9.3f} {extract / matmul:>6.1f}")
     n_chunk, times = stage_times(make_extractor(images, args.hidden, 8, 1, "sum", args.memory_limit,
-                                                args.dtype, args.backend), images)
+                                                args.dtype, args.backend, args.encoding), images)
     report["stages_stride1_sum"] = {"chunk_images": n_chunk, "seconds": times}
     print(f"stages, stride 1 + sum pooling, one chunk of {n_chunk} images: "
           + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in times.items()))

@@ -52,6 +52,25 @@ from .validation import check_int, check_non_negative
 AUTO_ALPHA_IMAGES = 200
 
 
+class _Buffers:
+    """Work arrays reused by the chunks of one :meth:`ConvolutionalFeatures.transform`.
+
+    A fresh large array is mapped anew by the allocator and page-faults on
+    first touch, every chunk; reusing one buffer pays that once.
+    """
+
+    def __init__(self, dtype):
+        self.dtype, self.arrays = dtype, {}
+
+    def get(self, name, shape):
+        """An uninitialised array of ``shape`` backed by buffer ``name``."""
+        size = int(np.prod(shape))
+        array = self.arrays.get(name)
+        if array is None or array.size < size:
+            array = self.arrays[name] = np.empty(size, self.dtype)
+        return array[:size].reshape(shape)
+
+
 def _encoder_copy(network, n_layers, backend, dtype):
     """A new :class:`Network` holding copies of the first ``n_layers`` layers."""
     layers = [Dense(layer.n_in, layer.n_out, layer.activation) for layer in network.layers[:n_layers]]
@@ -305,7 +324,9 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         """
         return isinstance(self.preprocessor, PatchNormalizer) and not self.preprocessor.remove_mean
 
-    def _encode_chunk(self, images):
+    def _encode_chunk(self, images, out, buffers=None):
+        """Features of a chunk of images, written into ``out`` (n_chunk, n_features_out_)."""
+        buffers = _Buffers(self.network_.dtype) if buffers is None else buffers
         if self.patch_encoder_ is None:  # the activations on another backend
             if self.preprocessor is not None and self._pixelwise_preprocessor():
                 images = self.preprocessor.transform(images)
@@ -314,14 +335,22 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
                 patches = self.preprocessor.transform(patches)
             codes = self._codes(patches)
         else:
-            floats = self.patch_encoder_.prepare_images(images)
-            patches, (n_rows, n_cols) = grid_patches(floats, self.patch_size, self.stride, self.image_shape_)
-            if not patches.flags.writeable:  # one position covering the image: a read-only view
-                patches = patches.copy()
-            first = self.patch_encoder_.encode(patches)
+            encoder, n_images = self.patch_encoder_, images.shape[0]
+            n_rows, n_cols = self.grid_
+            n_patches = n_images * n_rows * n_cols
+            floats = encoder.prepare_images(images, out=buffers.get("images", images.shape))
+            patches, _ = grid_patches(floats, self.patch_size, self.stride, self.image_shape_,
+                                      out=buffers.get("patches", (n_patches, self.network_.sizes[0])))
+            scratch = buffers.get("product", (n_patches, encoder.n_columns))
+            if self.pooling == "none" and self.layers_ == [1]:  # codes straight into the feature rows
+                encoder.encode(patches, out=out.reshape(n_patches, self.n_units_), scratch=scratch)
+                return
+            first = encoder.encode(patches, scratch=scratch,
+                                   out=buffers.get("codes", (n_patches, encoder.width))
+                                   if self.encoding == "soft-threshold" else None)
             codes = first if self.encoding != "activation" else self._network_codes(first, None)
         codes = codes.reshape(images.shape[0], n_rows, n_cols, self.n_units_)
-        return pool_codes(codes, self.pooling, self.pool_grid)
+        out[...] = pool_codes(codes, self.pooling, self.pool_grid)
 
     def transform(self, X):
         """Feature vectors of the images in ``X``.
@@ -348,8 +377,9 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         chunk = self.chunk_size_ or max(1, X.shape[0])
         counter = Progress(X.shape[0], f"features ({self.encoding}, stride {self.stride})", self.progress,
                            interval=self.progress_interval)
+        buffers = _Buffers(self.network_.dtype)
         for begin in range(0, X.shape[0], chunk):
-            features[begin:begin + chunk] = self._encode_chunk(X[begin:begin + chunk])
+            self._encode_chunk(X[begin:begin + chunk], features[begin:begin + chunk], buffers)
             counter.update(min(begin + chunk, X.shape[0]))
         counter.close()
         return features

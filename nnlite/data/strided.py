@@ -54,7 +54,7 @@ def grid_shape(image_shape, patch_size, stride):
     return (1 + (height - patch_size) // stride, 1 + (width - patch_size) // stride)
 
 
-def grid_patches(images, patch_size, stride, image_shape=None):
+def grid_patches(images, patch_size, stride, image_shape=None, out=None):
     """All ``p x p`` patches of every image at a regular stride.
 
     Parameters
@@ -69,6 +69,9 @@ def grid_patches(images, patch_size, stride, image_shape=None):
         Step between positions, in pixels, along both axes.
     image_shape : tuple of int, optional
         ``(h, w, c)``; None means square RGB inferred from the row length.
+    out : ndarray of shape (n_images * n_rows * n_cols, p * p * c), optional
+        Where to write the patches (reusing one buffer across chunks avoids
+        the page faults of a fresh large allocation each time); cast to its dtype.
 
     Returns
     -------
@@ -110,5 +113,9 @@ def grid_patches(images, patch_size, stride, image_shape=None):
     windows = np.lib.stride_tricks.sliding_window_view(stack, (patch_size, patch_size), axis=(1, 2))
     windows = windows[:, :n_rows * stride:stride, :n_cols * stride:stride]
     # -> (n, n_rows, n_cols, p, p, c), then one copy into rows.
-    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, patch_size * patch_size * channels)
+    windows = windows.transpose(0, 1, 2, 4, 5, 3)
+    if out is not None:
+        np.copyto(out.reshape(windows.shape), windows, casting="unsafe")
+        return out, (n_rows, n_cols)
+    patches = windows.reshape(-1, patch_size * patch_size * channels)
     return patches, (n_rows, n_cols)
