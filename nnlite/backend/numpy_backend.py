@@ -93,7 +93,7 @@ class NumpyBackend(ArrayBackend):
     dtype : {'float64', 'float32'}, default='float64'
     n_threads : int, optional
         Threads for the blocked operations.  Default: ``$NNLITE_NUM_THREADS``
-        when set, else BLAS's thread count at the time of each operation
+        when set (``0`` or empty: unset), else BLAS's thread count at the time of each operation
         (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``threadpoolctl``
         limits all apply).
 
@@ -131,8 +131,8 @@ class NumpyBackend(ArrayBackend):
 
     def _for_blocks(self, blocks, function):
         """``function(index, block_slice)`` for every block, on the pool."""
-        threads = min(self.threads(), len(blocks))
-        if threads == 1:
+        threads = self.threads()
+        if threads == 1 or len(blocks) == 1:
             for index, block in enumerate(blocks):
                 function(index, block)
         else:
