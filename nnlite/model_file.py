@@ -62,6 +62,7 @@ giving the channels).  :func:`read` converts both to the version 2 view.
 
 import json
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
@@ -190,7 +191,10 @@ def _prefixed(prefix, arrays):
 
 def write(path, estimator, preprocessor=None, patch_shape=None, settings=None, summary=None,
           data=None, extra=None, extra_arrays=None):
-    """Write a version 2 model file, atomically.
+    """Write a version 2 model file, atomically (a temporary file beside it, then ``os.replace``).
+
+    Non-finite weights are refused (:func:`check_finite`): a model that
+    transforms everything to NaN is not worth a file.
 
     Parameters
     ----------
@@ -207,6 +211,11 @@ def write(path, estimator, preprocessor=None, patch_shape=None, settings=None, s
     -------
     str
         The path written.
+
+    Raises
+    ------
+    ModelFileError
+        A weight or preprocessing array holds NaN or inf (nothing is written).
     """
     name = type(estimator).__name__
     if name not in MODEL_CLASSES:
@@ -224,6 +233,33 @@ def write(path, estimator, preprocessor=None, patch_shape=None, settings=None, s
     return _save(path, document, arrays)
 
 
+#: Arrays that must hold finite numbers: the weights and the fitted preprocessing (not the curves).
+WEIGHT_PREFIXES = ("estimator/theta", "preprocessor/")
+
+
+def check_finite(path, arrays, action):
+    """Raise :class:`ModelFileError` when a weight array of ``arrays`` holds NaN or inf.
+
+    Parameters
+    ----------
+    path : str
+        The model file, named in the message.
+    arrays : dict of str -> ndarray
+        Archive names (``'estimator/theta'``, ``'preprocessor/0/mean'``, ...).
+    action : {'save', 'load'}
+    """
+    for name, array in arrays.items():
+        if not name.startswith(WEIGHT_PREFIXES) or array.dtype.kind not in "fc":
+            continue
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            why = ("training diverged: lower the learning settings (e.g. --lambda, --beta) or normalise "
+                   "the data, then train again" if action == "save"
+                   else "the file is damaged or was written by a run that diverged: train the model again")
+            raise ModelFileError(f"cannot {action} model file {path!r}: array {name!r} holds {bad} "
+                                 f"non-finite value(s) (NaN or inf) of {array.size}; {why}")
+
+
 def _save(path, document, arrays):
     path = os.fspath(path)
     if not path.endswith(".npz"):
@@ -231,11 +267,19 @@ def _save(path, document, arrays):
     for name, array in arrays.items():
         if array.dtype.kind == "O":
             raise ValueError(f"array {name!r} has object dtype; only numeric arrays can be saved")
+    check_finite(path, arrays, "save")
     payload = dict(arrays, metadata=np.array(json.dumps(document, sort_keys=True)))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = path + ".partial.npz"
-    np.savez(temporary, **payload)
-    os.replace(temporary, path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=os.path.basename(path) + ".partial-", suffix=".npz", dir=folder)
+    os.close(handle)
+    try:
+        np.savez(temporary, **payload)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
     return path
 
 
@@ -328,9 +372,11 @@ def read(path, backend=None, dtype=None):
     Raises
     ------
     ModelFileError
-        Missing, damaged, unknown-version or inconsistent file.
+        Missing, damaged, unknown-version or inconsistent file, or one whose
+        weights hold NaN or inf.
     """
     metadata, arrays = _load(path)
+    check_finite(os.fspath(path), arrays, "load")
     try:
         if metadata["format_version"] == 1:
             metadata, arrays = _upgrade_v1(metadata, arrays)

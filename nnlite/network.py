@@ -25,6 +25,7 @@ import numpy as np
 from .backend import get_backend
 from .layers.base import check_layers
 from .losses.squared_error import SquaredError
+from .memory import check_allocation
 from .parameters import FlatParameters, ParameterTable, check_vector
 from .validation import check_data, check_int, check_random_state
 from .workspace import Workspace
@@ -92,6 +93,10 @@ class Network:
                     regularizer.check_activation(layer.activation)
         self.backend = get_backend(backend, dtype)
         self.table = ParameterTable([layer.param_specs() for layer in layers])
+        check_allocation(2 * int(self.table.size) * np.dtype(np.float64).itemsize,
+                         f"a network of sizes {' -> '.join(str(layer.n_in) for layer in layers)} -> "
+                         f"{layers[-1].n_out} ({int(self.table.size)} parameters and their gradient)",
+                         dtype=np.float64, advice="choose smaller layers (nnlite: --hidden)")
         self._flat = FlatParameters(self.table)
         self._owners = [{local: (self._index_of(owner), name)
                          for local, (owner, name) in layer.shared_params().items()} for layer in layers]

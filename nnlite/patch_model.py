@@ -28,6 +28,7 @@ from .data.shapes import resolve_image_shape
 from .estimator import SparseAutoencoder
 from .exceptions import ModelFileError
 from .features import ConvolutionalFeatures
+from .memory import check_allocation
 from .patch_settings import NORMALIZATIONS, PRESETS, PatchSettings
 from .preprocessing import make_preprocessor
 from .stacked import StackedAutoencoder
@@ -146,6 +147,7 @@ class PatchModel:
             raise ValueError(f"images must be a 2-D array (n_images, h*w*c), "
                              f"got {getattr(images, 'shape', type(images).__name__)}")
         shape = resolve_image_shape(images.shape[1], image_shape)
+        self.check_memory(shape[2])
         say(f"sampling {s.num_patches} patches of {s.patch_size}x{s.patch_size} from "
             f"{images.shape[0]} images of {shape[0]}x{shape[1]}x{shape[2]}")
         raw = self._sample(images, shape)
@@ -173,6 +175,37 @@ class PatchModel:
             "image_shape": [int(v) for v in shape], "interrupted": bool(encoder.interrupted_),
             "training_time": self.training_time_}
         return self
+
+    def check_memory(self, channels=3, available=None):
+        """Raise before any work when the patches or the network would not fit in memory.
+
+        Counts the raw and the normalised patches (float64) and the
+        network's parameters and gradient; the optimiser's history and the
+        activations come on top, so passing is necessary, not sufficient.
+
+        Parameters
+        ----------
+        channels : int, default=3
+            Colour channels of the images.
+        available : int, optional
+            Bytes available (default: :func:`nnlite.memory.available_memory`).
+
+        Raises
+        ------
+        InsufficientMemoryError
+            A ``ValueError`` naming the setting and the bytes it needs.
+        """
+        s = self.settings
+        n_inputs = s.patch_size * s.patch_size * int(channels)
+        check_allocation(2 * int(s.num_patches) * n_inputs * 8,
+                         f"{s.num_patches} patches of {s.patch_size}x{s.patch_size}x{channels} values "
+                         f"(raw and normalised)", dtype="float64", advice="ask for fewer patches",
+                         available=available)
+        sizes = [n_inputs, *s.hidden, n_inputs]
+        n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        check_allocation(2 * n_params * 8, f"a network of sizes {' -> '.join(map(str, sizes))} "
+                         f"({n_params} parameters and their gradient)", dtype="float64",
+                         advice="choose smaller hidden layers", available=available)
 
     def _sample(self, images, shape):
         """The raw patches :meth:`fit` trains on (the same ones for the same ``random_state``)."""

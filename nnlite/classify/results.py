@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from ..staging import StagedOutputs
+
 __all__ = ["ResultTable"]
 
 
@@ -99,8 +101,29 @@ class ResultTable:
         return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
                          for line in lines)
 
-    def save(self, folder, data=None):
+    @staticmethod
+    def output_names(models):
+        """File names :meth:`save` writes for ``models`` (trained models): table, plot, results, models.
+
+        Parameters
+        ----------
+        models : sequence of PatchModel or of hidden-size lists
+
+        Returns
+        -------
+        dict
+            ``table``, ``plot``, ``results``: names; ``models``: list of names.
+        """
+        hidden = [getattr(model, "hidden", model) for model in models]
+        return {"table": "table.csv", "plot": "accuracy.png", "results": "results.json",
+                "models": ["model-" + "-".join(map(str, sizes)) + ".npz" for sizes in hidden]}
+
+    def save(self, folder, data=None, staged=None):
         """Write ``table.csv``, ``results.json``, ``accuracy.png`` and the trained models into ``folder``.
+
+        All or nothing: the files are written beside their destinations and
+        moved into place together (:class:`~nnlite.staging.StagedOutputs`),
+        so a failure leaves a previous run's files untouched.
 
         Parameters
         ----------
@@ -108,6 +131,9 @@ class ResultTable:
             Created if missing.
         data : dict, optional
             JSON-ready description of the training data, stored in the model files.
+        staged : StagedOutputs, optional
+            Stage the files in this set (the caller commits it, with its other
+            outputs); default: a set of their own, committed here.
 
         Returns
         -------
@@ -115,16 +141,19 @@ class ResultTable:
             ``table``, ``results``, ``plot``: paths; ``models``: list of paths
             (``model-<sizes>.npz``).  Also kept in ``info['files']``.
         """
-        folder = os.fspath(folder)
-        os.makedirs(folder, exist_ok=True)
-        models = [model.save(os.path.join(folder, "model-" + "-".join(map(str, model.hidden)) + ".npz"),
-                             data=data) for model in self.trained_models]
-        files = {"table": os.path.join(folder, "table.csv"), "results": os.path.join(folder, "results.json"),
-                 "plot": os.path.join(folder, "accuracy.png"), "models": models}
+        if staged is None:
+            with StagedOutputs() as own:
+                return self.save(folder, data=data, staged=own)
+        folder = os.path.abspath(os.fspath(folder))
+        names = self.output_names(self.trained_models)
+        files = {key: ([os.path.join(folder, name) for name in value] if key == "models"
+                       else os.path.join(folder, value)) for key, value in names.items()}
+        for model, path in zip(self.trained_models, files["models"]):
+            model.save(staged.path(path), data=data)
         self.info["files"] = files
-        self.to_csv(files["table"])
-        self.plot(files["plot"])
-        self.to_json(files["results"])
+        self.to_csv(staged.path(files["table"]))
+        self.plot(staged.path(files["plot"]))
+        self.to_json(staged.path(files["results"]))
         return files
 
     def plot(self, path):

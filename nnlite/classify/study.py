@@ -25,7 +25,7 @@ from .results import ResultTable
 from .settings import ClassificationSettings
 from .splits import check_test_classes
 
-__all__ = ["run_classification"]
+__all__ = ["check_classifier_options", "run_classification"]
 
 
 def _as_dataset(data, name):
@@ -40,6 +40,40 @@ def _as_dataset(data, name):
     if data.labels is None:
         raise ValueError(f"the {name} set {data.name!r} has no labels; classification needs labels")
     return data
+
+
+def check_classifier_options(settings):
+    """Build every classifier of ``settings`` with its options and check them, before any work.
+
+    scikit-learn refuses an unknown parameter with a ``TypeError`` when the
+    model is made and a bad value only when it is fitted, after the
+    features were computed; this does both checks up front.
+
+    Parameters
+    ----------
+    settings : ClassificationSettings
+
+    Raises
+    ------
+    ValueError
+        Naming the classifier, the parameter and, for an unknown one, the
+        classifier's valid parameters.
+    """
+    for name, options in settings.classifier_options.items():
+        try:
+            model = make_classifier(name, 0, **options)
+        except TypeError as error:
+            plain = make_classifier(name, 0)
+            valid = sorted(getattr(plain, "_final_estimator", plain).get_params(deep=False))
+            unknown = sorted(set(options) - set(valid))
+            what = (f"has no parameter {', '.join(map(repr, unknown))}" if unknown
+                    else f"cannot take these parameters ({error})")
+            raise ValueError(f"classifier {name!r} {what}; its parameters are {', '.join(valid)}") from None
+        estimator = getattr(model, "_final_estimator", model)
+        try:
+            estimator._validate_params()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"classifier {name!r}: {error}") from None
 
 
 class _Study:
@@ -104,6 +138,8 @@ class _Study:
             self.say(f"training autoencoder {list(settings.hidden)} on {settings.num_patches} patches "
                      f"of the {where} images")
             model = PatchModel(settings).fit(images, self.train.image_shape, progress=self.progress)
+            if model.summary_["interrupted"]:  # a half-trained autoencoder is not the comparison asked for
+                raise KeyboardInterrupt(f"training autoencoder {model.name} was interrupted; the study stops")
             self.timing(f"autoencoder {model.name}", model.training_time_)
             self.say(f"  trained in {model.training_time_:.1f} s")
             models.append(model)
@@ -166,6 +202,14 @@ def run_classification(train, test, settings=None, models=(), patch_images=None,
     progress : callable, optional
         Called with one line of progress at a time.
 
+    Raises
+    ------
+    ValueError
+        Bad settings, classifier options or data, before any work.
+    KeyboardInterrupt
+        Ctrl-C while an autoencoder trains (the study stops: its features
+        would not be those asked for).
+
     Returns
     -------
     ResultTable
@@ -174,6 +218,7 @@ def run_classification(train, test, settings=None, models=(), patch_images=None,
         used, ``trained_models`` those trained here.
     """
     settings = (ClassificationSettings() if settings is None else settings).validate()
+    check_classifier_options(settings)
     train, test = _as_dataset(train, "training"), _as_dataset(test, "test")
     check_test_classes(train.labels, test.labels, train.class_names or None)
     if tuple(test.image_shape) != tuple(train.image_shape):
@@ -184,6 +229,8 @@ def run_classification(train, test, settings=None, models=(), patch_images=None,
             raise TypeError(f"models must hold PatchModel objects, got {type(model).__name__}")
     if not (settings.raw_pixels or settings.architectures or models):
         raise ValueError("nothing to classify: raw_pixels is False and there are no models or architectures")
+    for architecture in settings.architectures:
+        PatchModel(architecture).check_memory(train.image_shape[2])
     table = ResultTable(info={"timings": [], "models": [], "feature_sets": [], "settings": dict(
         settings.to_dict(), n_train=len(train), n_test=len(test),
         folds=None if train.folds is None or not settings.use_folds else len(train.folds))})

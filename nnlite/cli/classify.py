@@ -14,9 +14,11 @@ import argparse
 import os
 import time
 
-from ..classify import ClassificationSettings, run_classification, study_split
+from ..classify import ClassificationSettings, ResultTable, run_classification, study_split
+from ..classify.study import check_classifier_options
 from ..patch_model import PatchModel
-from .options import (add_data_arguments, add_model_arguments, add_output_arguments, check_output_file,
+from ..staging import StagedOutputs
+from .options import (EXIT_STATUS, add_data_arguments, add_model_arguments, add_output_arguments, check_output_file,
                       check_output_folder, library_error, load_images, parse_classifier_options,
                       parse_feature_layers, parse_holdout, parse_strides, patch_settings,
                       progress_printer, resolve_source, split_list)
@@ -38,7 +40,10 @@ examples:
   nnlite classify folder DIR --hidden 75 --hidden 200,50,200 --feature-layer middle,first,concat
   nnlite classify stl10 data/stl10_binary --patch-split unlabeled --output stl10-results
   nnlite classify folder train/ --test-data test/ --model nnlite-out/model.npz
-Exit status: 0 success, 2 bad input (the message names it), 130 interrupted."""
+
+Ctrl-C stops the study (also while an autoencoder trains: its features would not be
+those asked for): nothing is written, the exit status is 130.
+""" + EXIT_STATUS
 
 #: ClassificationSettings field -> the flag that sets it.
 FLAGS = {"classifiers": "--classifiers", "classifier_options": "--set", "pool_grid": "--pool-grid",
@@ -109,9 +114,14 @@ def classification_settings(args):
         classifier_options=parse_classifier_options(args.set), use_folds=not args.no_folds,
         memory_limit=int(args.memory_limit * 2**20), random_state=args.seed)
     try:
-        return settings.validate()
+        settings.validate()
     except ValueError as error:
         raise library_error(error, FLAGS) from None
+    try:
+        check_classifier_options(settings)
+    except ValueError as error:
+        raise ValueError(f"--set: {error}") from None
+    return settings
 
 
 # ------------------------------------------------------------------- data
@@ -162,8 +172,12 @@ def run(args):
     if args.patch_split is not None and args.patch_split in ("test", args.split):
         raise ValueError(f"--patch-split {args.patch_split!r} would let the autoencoder see test images; "
                          f"use another split (e.g. unlabeled) or leave it out")
-    folder = check_output_folder(args.output)
-    check_output_file(args.json, "--json")
+    names = ResultTable.output_names([architecture.hidden for architecture in settings.architectures])
+    folder = check_output_folder(args.output, files=[names["table"], names["plot"], names["results"],
+                                                     *names["models"]])
+    json_path = check_output_file(args.json, "--json")
+    for architecture in settings.architectures:
+        PatchModel(architecture).check_memory()
     models = [PatchModel.load(model_path) for model_path in args.model]
     progress = progress_printer(args)
     say = progress or (lambda text: None)
@@ -185,18 +199,19 @@ def run(args):
     print(table.format(), flush=True)
     print(f"best: {best['features']} + {best['classifier']}: accuracy {best['accuracy']:.4f}", flush=True)
     print("time: " + ", ".join(f"{t['step']} {t['seconds']:.1f} s" for t in table.info["timings"]), flush=True)
-    for written in write_outputs(folder, args.json, table, data=protocol):
+    for written in write_outputs(folder, json_path, table, data=protocol):
         say(f"wrote {written}")
     return 0
 
 
 def write_outputs(folder, json_path, table, data=None):
-    """``--output`` files (:meth:`ResultTable.save`) and ``--json``; returns the paths written."""
+    """``--output`` files (:meth:`ResultTable.save`) and ``--json``, all or none; returns the paths written."""
     written = []
-    if folder is not None:
-        files = table.save(folder, data=data)
-        written += [files["table"], files["plot"], files["results"], *files["models"]]
-    if json_path is not None:
-        table.to_json(json_path)
-        written.append(json_path)
+    with StagedOutputs() as staged:
+        if folder is not None:
+            files = table.save(folder, data=data, staged=staged)
+            written += [files["table"], files["plot"], files["results"], *files["models"]]
+        if json_path is not None:
+            table.to_json(staged.path(json_path))
+            written.append(json_path)
     return written

@@ -18,11 +18,19 @@ from ..classify import FEATURE_LAYERS
 from ..data import SOURCES, load_dataset
 from ..patch_settings import (DTYPES, HIDDEN_ACTIVATIONS, NORMALIZATIONS, OPTIMIZERS, OUTPUT_ACTIVATIONS,
                               PatchSettings)
+from ..staging import check_destination
 
 #: The library defaults the flags show and use.
 DEFAULTS = PatchSettings()
 SPEC_DEFAULTS = PatchSettings.from_options(normalization="spec")
 ZCA_DEFAULTS = PatchSettings.from_options(normalization="zca")
+
+#: The exit status rule every command's ``--help`` ends with (:func:`nnlite.cli.main` applies it).
+EXIT_STATUS = ("Exit status (every nnlite command): 0 success; 2 bad input: one 'error:' line naming it\n"
+               "and what to do, and the output folder is left as it was; 130 interrupted by Ctrl-C.")
+
+#: Exit status of a command interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 
 #: Progress lines every this many L-BFGS iterations (none with --quiet).
 PROGRESS_EVERY = 10
@@ -307,9 +315,17 @@ def parse_holdout(text, flag="--holdout"):
 
 
 # ------------------------------------------------------------------ output
-def check_output_folder(path, flag="--output"):
-    """``path`` made absolute; ValueError unless the folder exists or can be made (checked before any work)."""
-    return None if path is None else _check_writable(path, flag, folder=True)
+def check_output_folder(path, flag="--output", files=()):
+    """``path`` made absolute; ValueError unless the folder exists or can be made (checked before any work).
+
+    ``files``: names the command will write into it; none may be a folder there.
+    """
+    if path is None:
+        return None
+    target = _check_writable(path, flag, folder=True)
+    for name in files:
+        check_destination(os.path.join(target, name))
+    return target
 
 
 def check_output_file(path, flag):

@@ -11,12 +11,14 @@ patches as the network saw them, the loss curve, and a JSON summary.
 import argparse
 import json
 import os
+import sys
 import time
 
 from .._version import __version__
 from ..display import display_layer, plot_loss_curve
 from ..patch_model import PatchModel
-from .options import (add_data_arguments, add_model_arguments, add_output_arguments,
+from ..staging import StagedOutputs
+from .options import (EXIT_STATUS, INTERRUPTED, add_data_arguments, add_model_arguments, add_output_arguments,
                       check_output_folder, load_images, patch_settings, progress_printer,
                       resolve_source)
 
@@ -41,7 +43,13 @@ examples:
   nnlite train stl10 data/stl10_binary --split unlabeled --patches 100000 --hidden 400
   nnlite train --hidden 200,50,200 --iterations 200
   nnlite train --normalization zca      (linear decoder, rho 0.035, lambda 3e-3, beta 5)
-Exit status: 0 success, 2 bad input (the message names it), 130 interrupted."""
+
+Ctrl-C while the autoencoder trains stops it and keeps the best parameters so far:
+every output is written (summary.json says "interrupted": true), then the exit
+status is 130.  Ctrl-C before training ends otherwise (loading, sampling, the greedy
+pretraining of a stacked model, whose partial stack is not the model asked for)
+writes nothing and leaves --output as it was, also with status 130.
+""" + EXIT_STATUS
 
 #: The files ``nnlite train`` writes into ``--output``.
 OUTPUT_FILES = ("model.npz", "filters.png", "patches.png", "loss_curve.png", "summary.json")
@@ -62,58 +70,72 @@ def add_parser(subparsers):
 
 
 def run(args):
-    """Run ``nnlite train``; returns the exit status."""
+    """Run ``nnlite train``; returns the exit status (0 done, 130 interrupted with the outputs written)."""
     if args.hidden and len(args.hidden) > 1:
         raise ValueError(f"nnlite train trains one model: give --hidden once, got {args.hidden} "
                          f"(nnlite classify compares several)")
     settings = patch_settings(args, args.hidden[0] if args.hidden else None)
     source, path = resolve_source(args)
-    folder = check_output_folder(args.output)
+    folder = check_output_folder(args.output, files=OUTPUT_FILES)
+    PatchModel(settings).check_memory()
     progress = progress_printer(args)
     started = time.perf_counter()
-    dataset = load_images(args, source, path, args.split, args.limit, progress)
-    model = PatchModel(settings).fit(dataset.images, dataset.image_shape, progress=progress)
+    try:
+        dataset = load_images(args, source, path, args.split, args.limit, progress)
+        model = PatchModel(settings).fit(dataset.images, dataset.image_shape, progress=progress)
+    except KeyboardInterrupt as error:
+        during = f" ({error})" if str(error) else ""
+        raise KeyboardInterrupt(f"before a model was trained{during}; nothing was written to {folder}") from None
     data = {"source": source, "path": path, "split": args.split, "name": dataset.name,
             "n_images": len(dataset), "image_shape": list(dataset.image_shape),
             "patches": model.summary_["n_patches"], "patch_size": settings.patch_size,
             "normalization": settings.normalization, "seed": settings.random_state}
     summary = write_outputs(folder, model, data, started)
     print_summary(summary)
+    if summary["result"]["interrupted"]:
+        print(f"nnlite train: interrupted after {summary['result']['n_iter']} iterations: wrote the best "
+              f"parameters so far to {summary['files']['model.npz']} (and the other outputs)",
+              file=sys.stderr, flush=True)
+        return INTERRUPTED
     return 0
 
 
 def write_outputs(folder, model, data, started):
-    """Write the :data:`OUTPUT_FILES` of a fitted ``model`` into ``folder``; return the summary.
+    """Write the :data:`OUTPUT_FILES` of a fitted ``model`` into ``folder``, all or none; return the summary.
 
-    ``data`` describes the training data (stored in the model file and the
-    summary); ``started`` is the ``time.perf_counter()`` of the start.
+    Every file is written beside its destination first and the set is moved
+    into place only when all were written (:class:`~nnlite.staging.StagedOutputs`):
+    a failure leaves the files of a previous run untouched.  ``data``
+    describes the training data (stored in the model file and the summary);
+    ``started`` is the ``time.perf_counter()`` of the start.
     """
-    os.makedirs(folder, exist_ok=True)
     files = {name: os.path.join(folder, name) for name in OUTPUT_FILES}
     settings, result = model.settings, model.summary_
-    model.save(files["model.npz"], data=data)
-    display_layer(model.pixel_filters(), files["filters.png"], image_shape=model.patch_shape_)
-    display_layer(model.example_patches_, files["patches.png"], image_shape=model.patch_shape_)
-    plot_loss_curve(model.encoder_.loss_curve_, files["loss_curve.png"], time_curve=model.encoder_.time_curve_,
-                    title=f"nnlite train: {data['name']}, {data['patches']} patches")
-    summary = {
-        "nnlite_version": __version__, "data": data,
-        "model": {"class": type(model.encoder_).__name__, "sizes": model.network.sizes,
-                  "activation": settings.activation, "output_activation": settings.output_activation,
-                  "rho": settings.sparsity_param, "lambda": settings.lambda_, "beta": settings.beta,
-                  "iterations": settings.max_iter, "optimizer": settings.optimizer,
-                  "backend": settings.backend or "default", "dtype": settings.dtype},
-        "settings": settings.to_dict(),
-        "result": {"final_cost": result["final_cost"], "n_iter": result["n_iter"],
-                   "reconstruction_error": result["reconstruction_error"],
-                   "mean_hidden_activation": result["mean_hidden_activation"],
-                   "training_time_s": model.training_time_,
-                   "total_time_s": float(time.perf_counter() - started),
-                   "interrupted": result["interrupted"]},
-        "files": files,
-    }
-    with open(files["summary.json"], "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2)
+    with StagedOutputs() as staged:
+        model.save(staged.path(files["model.npz"]), data=data)
+        display_layer(model.pixel_filters(), staged.path(files["filters.png"]), image_shape=model.patch_shape_)
+        display_layer(model.example_patches_, staged.path(files["patches.png"]), image_shape=model.patch_shape_)
+        plot_loss_curve(model.encoder_.loss_curve_, staged.path(files["loss_curve.png"]),
+                        time_curve=model.encoder_.time_curve_,
+                        title=f"nnlite train: {data['name']}, {data['patches']} patches")
+        summary = {
+            "nnlite_version": __version__, "data": data,
+            "model": {"class": type(model.encoder_).__name__, "sizes": model.network.sizes,
+                      "activation": settings.activation, "output_activation": settings.output_activation,
+                      "rho": settings.sparsity_param, "lambda": settings.lambda_, "beta": settings.beta,
+                      "iterations": settings.max_iter, "optimizer": settings.optimizer,
+                      "backend": settings.backend or "default", "dtype": settings.dtype},
+            "settings": settings.to_dict(),
+            "result": {"final_cost": result["final_cost"], "n_iter": result["n_iter"],
+                       "reconstruction_error": result["reconstruction_error"],
+                       "mean_hidden_activation": result["mean_hidden_activation"],
+                       "training_time_s": model.training_time_,
+                       "total_time_s": float(time.perf_counter() - started),
+                       "interrupted": result["interrupted"]},
+            "files": files,
+        }
+        with open(staged.path(files["summary.json"]), "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2)
     return summary
 
 
