@@ -21,7 +21,7 @@ import subprocess
 import time
 
 from ..data import load_dataset
-from . import gpu, hyperparameters, pictures, relu, sample_size
+from . import classification, depth, gpu, hyperparameters, pictures, relu, sample_size
 from .evaluation import classification_hook
 from .latex import write_generated
 
@@ -64,8 +64,11 @@ REGISTRY = (
     Study("pictures", pictures.run_pictures, pictures.figures_pictures, pictures.macros_pictures),
     Study("hyperparameters", hyperparameters.run_hyperparameters, hyperparameters.figures_hyperparameters,
           hyperparameters.macros_hyperparameters, hyperparameters.tables_hyperparameters),
-    Study("classification"),
-    Study("depth"),
+    Study("classification", classification.run_classification_study, classification.figures_classification,
+          classification.macros_classification, classification.tables_classification, needs_labels=True,
+          labels_required=True),
+    Study("depth", depth.run_depth, depth.figures_depth, depth.macros_depth, depth.tables_depth,
+          needs_labels=True),
     Study("sample_size", sample_size.run_sample_size, sample_size.figures_sample_size,
           sample_size.macros_sample_size, sample_size.tables_sample_size, needs_evaluate=True),
     Study("relu", relu.run_relu, relu.figures_relu, relu.macros_relu, relu.tables_relu, needs_evaluate=True),
