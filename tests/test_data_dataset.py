@@ -25,7 +25,7 @@ def test_sample_is_the_default_source():
 def test_dispatcher_errors(tmp_path):
     with pytest.raises(ValueError, match=r"'mnist'.*'sample', 'stl10', 'cifar10', 'folder', 'pickle'"):
         load_dataset("mnist")
-    assert SOURCES == ("sample", "stl10", "cifar10", "folder", "pickle")
+    assert SOURCES == ("sample", "stl10", "cifar10", "folder", "pickle", "photos")
     with pytest.raises(ValueError, match="'validation'"):
         load_dataset("sample", split="validation")
     with pytest.raises(ValueError, match="needs a path"):

@@ -306,6 +306,7 @@ _SOURCES = {
                ("image_size", "cache_dir", "limit", "random_state", "n_jobs", "progress", "extensions")),
     "pickle": ("assignment_pickle", "load_assignment_pickle",
                ("layout", "image_shape", "one_based", "limit", "random_state")),
+    "photos": ("photo_pyramid", "load_photo_pyramid", ("limit", "random_state")),
 }
 SOURCES = tuple(_SOURCES)
 SPLITS = ("train", "test", "unlabeled")
@@ -316,8 +317,10 @@ def load_dataset(source="sample", path=None, split="train", **options):
 
     Parameters
     ----------
-    source : {'sample', 'stl10', 'cifar10', 'folder', 'pickle'}, default='sample'
+    source : {'sample', 'stl10', 'cifar10', 'folder', 'pickle', 'photos'}, default='sample'
         ``'sample'``: scikit-learn's two bundled photos (427x640x3, no path);
+        ``'photos'``: the bundled photos at scales 1/2, 1/4, 1/8 cut into
+        32x32 tiles (:mod:`nnlite.data.photo_pyramid`, no path);
         ``'stl10'``: the ``stl10_binary`` folder; ``'cifar10'``: the
         ``cifar-10-batches-py`` folder; ``'folder'``: a ``root/<class>/<image>``
         tree; ``'pickle'``: one of the assignment's ``.pk`` files, or a folder
@@ -357,9 +360,9 @@ def load_dataset(source="sample", path=None, split="train", **options):
                          f"it takes {list(accepted)}")
     options = {key: value for key, value in options.items() if key in accepted}
     loader = getattr(importlib.import_module(f"{__package__}.{module_name}"), function_name)
-    if source == "sample":
+    if source in ("sample", "photos"):
         if path is not None:
-            raise ValueError(f"source 'sample' takes no path, got {path!r}")
+            raise ValueError(f"source {source!r} takes no path, got {path!r}")
         return loader(split=split, **options)
     if path is None:
         raise ValueError(f"source {source!r} needs a path")
