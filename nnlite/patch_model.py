@@ -252,9 +252,9 @@ class PatchModel:
         """Short label, e.g. ``'ae 75'`` or ``'ae 200-50-200'``."""
         return "ae " + "-".join(str(size) for size in self.hidden)
 
-    def feature_name(self, layer, stride, pooling, pool_grid):
-        """Label of one feature set, e.g. ``'ae 75 s4'``, ``'ae 200-50-200 first s2 sum2x2'``."""
-        parts = [self.name, *_label_layer(layer), f"s{stride}"]
+    def feature_name(self, layer, stride, pooling, pool_grid, encoding="activation"):
+        """Label of one feature set, e.g. ``'ae 75 s4'``, ``'ae 200-50-200 first s2 sum2x2'``, ``'ae 800 soft s1'``."""
+        parts = [self.name, *_label_layer(layer), *([] if encoding == "activation" else [encoding]), f"s{stride}"]
         if pooling != "none":
             parts.append(f"{pooling}{pool_grid}x{pool_grid}")
         return " ".join(parts)
@@ -277,7 +277,7 @@ class PatchModel:
 
     # ------------------------------------------------------------- encoding
     def features(self, stride=4, pooling="none", pool_grid=2, layer=None, memory_limit=256 * 2**20,
-                 dtype="float32", image_shape=None):
+                 dtype="float32", image_shape=None, encoding="activation", alpha="auto", progress=None):
         """A configured (unfitted) :class:`~nnlite.features.ConvolutionalFeatures` for whole images.
 
         Parameters
@@ -289,6 +289,12 @@ class PatchModel:
         memory_limit : int or None
         dtype : {'float32', 'float64'}
         image_shape : tuple of int, optional
+        encoding : {'activation', 'soft-threshold', 'triangle'}
+            The encoder at feature time (:mod:`nnlite.encoders`).
+        alpha : float or 'auto'
+            The soft threshold ('auto': half the median response).
+        progress : callable(str), optional
+            Receives progress lines of long extractions.
 
         Returns
         -------
@@ -298,7 +304,8 @@ class PatchModel:
         return ConvolutionalFeatures(self.encoder_, patch_size=self.patch_shape_[0], stride=stride,
                                      pooling=pooling, pool_grid=pool_grid, layer=layer,
                                      preprocessor=self.preprocessor_, memory_limit=memory_limit,
-                                     image_shape=image_shape, dtype=dtype)
+                                     image_shape=image_shape, dtype=dtype, encoding=encoding, alpha=alpha,
+                                     progress=progress)
 
     def encode(self, images, **options):
         """Feature vectors of whole images, shape ``(n_images, n_features)`` (options as :meth:`features`)."""
