@@ -13,12 +13,13 @@ and prints milliseconds per evaluation (best of ``--repeats``, after one
 warm-up), the ratio to ``single``, the payload bytes sent and received per
 evaluation, the time to place the shards, and the load average before and
 after each measurement (the machine is shared: only the ratios of one run
-mean much).  Workers evaluate their shard in blocks of ``--block-size`` rows,
-so their working memory stays bounded whatever N.  Results go to
-``benchmarks/results/bench_distributed.json`` (and the table to stdout).
+mean much; the figures in ``docs/distributed.md`` come with their load).
+Workers evaluate their shard in blocks of ``--block-size`` rows, so their
+working memory stays bounded whatever N.  Results go to ``--output``
+(default ``benchmarks/results/bench_distributed.json``), the table to stdout.
 
 Run: ``python benchmarks/bench_distributed.py [--n 100000 1000000] [--hidden 400]
-[--repeats 2] [--workers 1 2] [--dtype float32] [--block-size 100000]``.
+[--repeats 2] [--workers 1 2] [--dtype float32] [--block-size 100000] [--output FILE]``.
 """
 
 import argparse
@@ -106,6 +107,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--block-size", type=int, default=100000)
+    parser.add_argument("--output", default=RESULTS, help="JSON file for the table (default: %(default)s)")
     args = parser.parse_args(argv)
     print(f"V=192 H={args.hidden} {args.dtype}, block {args.block_size} rows, {os.cpu_count()} CPUs, "
           f"load {load()}")
@@ -119,8 +121,8 @@ def main(argv=None):
                   f"{row.get('bytes_out', 0):>11} {row.get('bytes_in', 0):>10} "
                   f"{row.get('place_seconds', 0):>8.2f} {row['load_before']:>5}/{row['load_after']:<5} "
                   f"{row['cost']:>12.6f}", flush=True)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w", encoding="utf-8") as handle:
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w", encoding="utf-8") as handle:
         json.dump({"args": vars(args), "cpus": os.cpu_count(), "rows": table}, handle, indent=1)
     return table
 

@@ -12,38 +12,49 @@ installed.
 
 import functools
 import os
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-distributed = pytest.importorskip("distributed", reason="needs the 'distributed' extra: "
-                                  "pip install 'nnlite[distributed]'")
-cloudpickle = pytest.importorskip("cloudpickle", reason="comes with distributed")
+from nnlite.autoencoder import build_autoencoder
+from nnlite.distributed import (DistributedObjective, connect, distributed_transform, parse_scheduler,
+                                require_distributed, shard_bounds)
+from nnlite.features import ConvolutionalFeatures
+from nnlite.layers.dense import Dense
+from nnlite.losses.kl_sparsity import KLSparsity
+from nnlite.losses.squared_error import SquaredError
+from nnlite.losses.weight_decay import WeightDecay
+from nnlite.network import Network
+from nnlite.optim import make_optimizer
+from nnlite.preprocessing import PatchNormalizer
 
-from nnlite.autoencoder import build_autoencoder  # noqa: E402
-from nnlite.distributed import (DistributedObjective, connect, distributed_transform,  # noqa: E402
-                                parse_scheduler, shard_bounds)
-from nnlite.features import ConvolutionalFeatures  # noqa: E402
-from nnlite.layers.dense import Dense  # noqa: E402
-from nnlite.losses.kl_sparsity import KLSparsity  # noqa: E402
-from nnlite.losses.squared_error import SquaredError  # noqa: E402
-from nnlite.losses.weight_decay import WeightDecay  # noqa: E402
-from nnlite.network import Network  # noqa: E402
-from nnlite.optim import make_optimizer  # noqa: E402
-from nnlite.preprocessing import PatchNormalizer  # noqa: E402
-
-# Test-only classes below (a loss and a preprocessor that kill their worker once) travel by value.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
+SKIP_REASON = "needs the 'distributed' extra: pip install 'nnlite[distributed]'"
 
 
 @pytest.fixture(scope="module")
 def client():
     """One LocalCluster of two single-threaded worker processes for the whole module."""
+    pytest.importorskip("distributed", reason=SKIP_REASON)
+    cloudpickle = pytest.importorskip("cloudpickle", reason=SKIP_REASON)
+    # the test-only classes below (a loss and an extractor that kill their worker once) travel by value
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     dask_client = connect("local:2")
-    dask_client.wait_for_workers(2, timeout=60)
+    dask_client.wait_for_workers(2, timeout=120)
     yield dask_client
     dask_client.close()
+
+
+def test_nnlite_imports_without_dask():
+    # the default path never imports Dask; without it installed, only using a distributed feature fails
+    code = ("import sys; import nnlite, nnlite.cli, nnlite.estimator, nnlite.distributed; "
+            "print('distributed' in sys.modules); sys.modules['distributed'] = None\n"
+            "try:\n    nnlite.distributed.require_distributed()\nexcept ImportError as error:\n    print(error)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    first, message = result.stdout.splitlines()[:2]
+    assert first == "False"
+    assert "nnlite[distributed]" in message
 
 
 def _data(n=157, d=12, seed=0):
@@ -74,7 +85,8 @@ def test_cost_and_gradient_equal_single_process(client, hidden, activation):
     theta = network.theta.copy()
     cost, grad = network.loss_and_grad(theta, X)
     for shards in ([1, 60, 96],) if activation == "relu" else ([1, 60, 96], [156, 1]):
-        objective = DistributedObjective(client, network, X, shards=shards, block_size=None if shards[0] == 1 else 23)
+        block_size = None if shards[0] == 1 else 23  # several blocks per shard in the second split
+        objective = DistributedObjective(client, network, X, shards=shards, block_size=block_size)
         assert objective.n_trips == (1 if len(hidden) == 1 else 2)
         assert objective.n_samples == X.shape[0]
         got_cost, got_grad = objective(theta)
@@ -204,7 +216,7 @@ class KillOnceFeatures(ConvolutionalFeatures):
 
 def _on_worker():
     try:
-        distributed.get_worker()
+        require_distributed().get_worker()
     except ValueError:
         return False
     return True

@@ -30,7 +30,7 @@ import itertools
 import numpy as np
 
 from ..parameters import check_vector
-from ..validation import check_data, check_int
+from ..validation import check_int
 from .cluster import worker_addresses
 from .faults import Resender, lost_worker_errors
 from .reduction import Reduction
@@ -61,6 +61,16 @@ def shard_bounds(n_samples, shards):
             raise ValueError(f"shard sizes {sizes} add up to {sum(sizes)}, not to the {n_samples} samples")
         edges = [0] + list(itertools.accumulate(sizes))
     return list(zip(edges[:-1], edges[1:]))
+
+
+def _check_shape(data, n_features):
+    """Check the shape only; each shard is validated on its worker (a memory map is never read whole here)."""
+    if isinstance(data, (list, tuple)):
+        data = np.asarray(data)
+    if not hasattr(data, "shape") or len(data.shape) != 2 or data.shape[0] < 1 or data.shape[1] != n_features:
+        raise ValueError(f"data must be a non-empty array of shape (n_samples, {n_features}), "
+                         f"got {getattr(data, 'shape', type(data).__name__)}")
+    return data
 
 
 def _scatter_shard(shard, client, worker):
@@ -130,7 +140,7 @@ class DistributedObjective:
         spec = NetworkSpec(network)
         self._lost_errors = lost_worker_errors()
         if data is not None:
-            data = check_data(data, network.sizes[0], name="data")
+            data = _check_shape(data, network.sizes[0])
             shards = sum(client.nthreads().values()) if shards is None else shards
             bounds = shard_bounds(data.shape[0], min(shards, data.shape[0]) if np.ndim(shards) == 0 else shards)
             makers = [functools.partial(_scatter_shard, ShardEvaluator(spec, data=data[start:stop],
