@@ -12,7 +12,8 @@ import pytest
 from nnlite.cli import report as cli_report
 from nnlite.data import Dataset
 from nnlite.patch_model import PatchSettings
-from nnlite.studies import REGISTRY, STUDY_NAMES, gpu, hyperparameters, pictures, relu, runner, sample_size
+from nnlite.studies import (REGISTRY, STUDY_NAMES, classification, depth, gpu, hyperparameters, pictures, relu,
+                            runner, sample_size)
 from nnlite.studies.runner import Study, run_report
 
 TINY = PatchSettings(hidden=(6,), patch_size=4, num_patches=300, max_iter=10)
@@ -75,6 +76,35 @@ def test_runner_passes_labels_to_studies_that_need_them(tmp_path):
     assert np.array_equal(seen[0], [0, 1, 0, 1])
 
 
+def test_runner_skips_a_study_that_requires_labels(dataset, tmp_path):
+    lines = []
+    study = Study("labelled", lambda *args, **options: {}, needs_labels=True, labels_required=True)
+    outcome = run_report(dataset=dataset, output_dir=tmp_path, pdf=False, registry=(study,), progress=lines.append)
+    assert outcome["ran"] == [] and outcome["results"]["labelled"] is None
+    assert any("carry no labels" in line for line in lines)
+    assert "\\newcommand{\\ProtocolLabels}{no}" in (tmp_path / "generated" / "report.tex").read_text()
+
+
+def test_runner_gives_the_hook_and_the_images_outside_the_splits(tmp_path):
+    rng = np.random.default_rng(5)
+    labelled = Dataset(rng.integers(0, 256, size=(40, 12)).astype(np.uint8), np.repeat([0, 1], 20), ["a", "b"],
+                       (2, 2, 3), None, "labelled")
+    seen = {}
+
+    def study(images, shape, evaluate=None, **options):
+        seen.update(n_images=len(images), evaluate=evaluate)
+        return {}
+
+    run_report(dataset=labelled, output_dir=tmp_path, pdf=False,
+               registry=(Study("hooked", study, needs_evaluate=True),))
+    protocol = seen["evaluate"].protocol
+    assert protocol["n_holdout"] == 8 and seen["n_images"] == protocol["n_train_pool"] == 40 - 8 - 10
+    stored = json.loads((tmp_path / "results" / "hooked.json").read_text())
+    assert stored["hook_protocol"] == protocol and stored["n_study_images"] == seen["n_images"]
+    generated = (tmp_path / "generated" / "report.tex").read_text()
+    assert "\\newcommand{\\ProtocolHoldout}{8}" in generated
+
+
 def test_runner_rejects_unknown_studies(dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown studies"):
         run_report(dataset=dataset, output_dir=tmp_path, studies=["nope"], pdf=False)
@@ -93,10 +123,21 @@ def test_registry_names():
     assert all(study.run is None or callable(study.run) for study in REGISTRY)
 
 
+@pytest.fixture(scope="module")
+def labelled():
+    """60 random 12x12 colour images in 3 classes (a bright channel per class)."""
+    rng = np.random.default_rng(9)
+    labels = np.repeat(np.arange(3), 20)
+    images = rng.integers(0, 160, size=(60, 12, 12, 3))
+    images[np.arange(60), :, :, labels] += 90
+    return Dataset(images.reshape(60, -1).astype(np.uint8), labels, ["r", "g", "b"], (12, 12, 3), None, "tiny")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed")
-def test_report_builds_from_tiny_studies(dataset, tmp_path):
-    """The real studies at toy size, then report/report.tex typeset with their generated inputs."""
+def test_report_builds_from_tiny_studies(labelled, tmp_path):
+    """The real studies at toy size on labelled images, then report/report.tex typeset with their inputs."""
+    dataset = labelled
     benchmark = tmp_path / "bench.json"
     benchmark.write_text(json.dumps({"machine": {"cpu": "CPU_1 & co"}, "evaluations": [
         {"backend": backend, "dtype": "float32", "n_samples": 100, "hidden": 6, "seconds": seconds}
@@ -110,6 +151,13 @@ def test_report_builds_from_tiny_studies(dataset, tmp_path):
         "sample_size": dict(run=functools.partial(sample_size.run_sample_size, sizes=[50, 100], n_seeds=2,
                                                   base=TINY, n_eval=100)),
         "relu": dict(run=functools.partial(relu.run_relu, base=TINY, n_seeds=2, n_eval=100)),
+        "classification": dict(run=functools.partial(
+            classification.run_classification_study, base=TINY, classifiers=("logistic", "knn"),
+            sizes={"models": (30, 12), "strides": (20, 12)})),
+        "depth": dict(run=functools.partial(
+            depth.run_depth, base=PatchSettings.preset("whitened", hidden=(6, 3, 6), patch_size=4, num_patches=300,
+                                                       max_iter=5, epsilon=0.01),
+            variants=("pretrained", "uniform"), n_train=24, n_valid=12, holdout=12, n_eval=100)),
     }
     registry = tuple(study if study.name not in tiny else Study(**dict(study.__dict__, **tiny[study.name]))
                      for study in REGISTRY)

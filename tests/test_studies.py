@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from nnlite.patch_model import PatchSettings
-from nnlite.studies import gpu, hyperparameters, latex, pictures, relu, sample_size
+from nnlite.patch_model import PatchModel, PatchSettings
+from nnlite.studies import classification, evaluation, gpu, hyperparameters, latex, pictures, relu, sample_size
 from nnlite.studies.common import decode_png, encode_png
 
 #: A model small enough to train in a fraction of a second.
@@ -230,3 +230,78 @@ def test_generated_macros_typeset(tmp_path):
     status = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert status.returncode == 0, status.stdout[-2000:]
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    """90 images of 16x16 in 3 classes (a horizontal or vertical ramp, or none) and their labels."""
+    rng = np.random.default_rng(11)
+    labels = np.repeat(np.arange(3), 30)
+    fields = rng.normal(size=(90,) + SHAPE).cumsum(axis=1).cumsum(axis=2)
+    fields[labels == 1] += np.linspace(0, 40, 16)[None, :, None, None]
+    fields[labels == 2] += np.linspace(0, 40, 16)[None, None, :, None]
+    low, high = fields.min(axis=(1, 2, 3), keepdims=True), fields.max(axis=(1, 2, 3), keepdims=True)
+    images = np.rint(255 * (fields - low) / (high - low)).astype(np.uint8).reshape(90, -1)
+    return images, labels
+
+
+def test_report_split_is_disjoint_stratified_and_seeded(labelled):
+    images, labels = labelled
+    dataset = evaluation.labelled_dataset(images, labels, SHAPE)
+    split = evaluation.report_split(dataset, random_state=4, validation=15)
+    assert split["protocol"]["n_holdout"] == 18 == len(split["holdout"])  # a fifth of 90 (< HOLDOUT)
+    assert len(split["validation"]) == 15 and len(split["train"]) == 90 - 18 - 15
+    rows = [{tuple(row) for row in split[key].images} for key in ("train", "holdout", "validation")]
+    assert not (rows[0] & rows[1]) and not (rows[0] & rows[2]) and not (rows[1] & rows[2])
+    assert np.array_equal(np.bincount(split["holdout"].labels), [6, 6, 6])
+    again = evaluation.report_split(dataset, random_state=4, validation=15)
+    assert np.array_equal(again["holdout"].images, split["holdout"].images)
+    other = evaluation.report_split(dataset, random_state=5, validation=15)
+    assert not np.array_equal(other["holdout"].images, split["holdout"].images)
+
+
+def test_classification_hook(labelled):
+    images, labels = labelled
+    assert evaluation.classification_hook(images, None, SHAPE) is None
+    hook = evaluation.classification_hook(images, labels, SHAPE, random_state=2)
+    protocol = hook.protocol
+    assert protocol["n_holdout"] == 18 and protocol["n_validation"] == (90 - 18) // 3
+    assert len(hook.patch_images) == protocol["n_train_pool"] == 90 - 18 - protocol["n_validation"]
+    held = {tuple(row) for row in hook.valid.images}
+    assert not held & {tuple(row) for row in hook.patch_images}
+    model = PatchModel(TINY).fit(hook.patch_images, SHAPE)
+    accuracy = evaluation.accuracy_of(hook, model)
+    assert 0.0 <= accuracy <= 1.0 and accuracy > 0.5  # three easy classes: far above chance (1/3)
+    assert json.loads(json.dumps(protocol)) == protocol
+
+
+def test_classification_study(labelled, tmp_path):
+    images, labels = labelled
+    result = round_trip(classification.run_classification_study(
+        images, SHAPE, labels, base=TINY, classifiers=("logistic", "knn"), strides=(1, 2, 4, 8),
+        sizes={"models": (40, 18), "strides": (30, 12)}, random_state=1))
+    assert result["protocol"]["n_holdout"] == 18 and result["protocol"]["n_train_pool"] == 72
+    assert [(row["classifier"], row["kind"]) for row in result["models"]] == [
+        ("logistic", "raw"), ("knn", "raw"), ("logistic", "autoencoder"), ("knn", "autoencoder")]
+    assert all(0.0 <= row["accuracy"] <= 1.0 for row in result["models"] + result["strides"])
+    assert result["protocol"]["n_train_strides"] == 30 and result["protocol"]["n_test_strides"] == 12
+    none = {row["stride"]: row["n_features"] for row in result["strides"] if row["pooling"] == "none"}
+    pooled = {row["stride"]: row["n_features"] for row in result["strides"] if row["pooling"] == "sum"}
+    # 16x16 images, 4x4 patches, 8 units: ((16 - 4) // s + 1)^2 positions; sum pooling: 2x2 regions
+    assert none == {s: ((16 - 4) // s + 1) ** 2 * 8 for s in (1, 2, 4, 8)}
+    assert set(pooled.values()) == {4 * 8}
+    paths = classification.figures_classification(result, tmp_path)
+    assert sorted(os.path.basename(p) for p in paths) == sorted(
+        ["classification_models.png", "classification_models.pdf", "classification_strides.png",
+         "classification_strides.pdf"])
+    macros = classification.macros_classification(result)
+    assert macros["ClassificationHoldout"] == "18" and "Learned features beat raw pixels" in \
+        macros["ClassificationSentence"]
+    tables = classification.tables_classification(result)
+    assert len(tables["ClassificationTable"][1]) == 2 and len(tables["ClassificationStrideTable"][1]) == 4
+    latex.render_study("classification", macros, tables)
+
+
+def test_classification_study_needs_labels(images):
+    with pytest.raises(ValueError, match="needs labels"):
+        classification.run_classification_study(images, SHAPE, None, base=TINY)
