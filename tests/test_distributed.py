@@ -96,6 +96,18 @@ def test_cost_and_gradient_equal_single_process(client, hidden, activation):
         np.testing.assert_allclose(got_grad, grad, rtol=1e-10, atol=1e-14 * np.abs(grad).max())
 
 
+def test_two_trips_for_one_hidden_layer(client):
+    X = _data()
+    network = _network([5], "relu")
+    cost, grad = network.loss_and_grad(network.theta, X)
+    objective = DistributedObjective(client, network, X, shards=[1, 156], trips=2)
+    assert objective.n_trips == 2
+    got_cost, got_grad = objective(network.theta)
+    assert abs(got_cost - cost) <= 1e-12 * cost and _relative(got_grad, grad) <= 1e-12
+    with pytest.raises(ValueError, match="trips"):
+        DistributedObjective(client, _network([8, 3, 8], "relu"), X, trips=1)
+
+
 def test_gradient_is_sensitive_to_the_global_mean(client):
     # a shard's own rho_hat differs from the global one: summing per-shard costs would be wrong
     X = np.vstack([_data(40, seed=1), _data(40, seed=2) * 0.2])

@@ -114,6 +114,13 @@ class DistributedObjective:
         Rows per pass on a worker (see
         :class:`~nnlite.distributed.shard.ShardEvaluator`); bounds the
         workers' working memory.  Default: a whole shard at once.
+    trips : {None, 1, 2}
+        Round trips per evaluation.  None: 1 for one hidden layer (or no
+        activity penalty), else 2.  ``2`` with one hidden layer saves the
+        workers the ``F^T X`` product (a sixth of their work) for one more
+        round trip; it pays when shards are evaluated in one block (the
+        activations are then kept between the trips) and compute dominates.
+        ``1`` is refused for deep stacks with a sparsity penalty.
     max_retries : int, default=3
         Worker losses survived over the objective's life before it raises.
 
@@ -129,7 +136,7 @@ class DistributedObjective:
     resender : Resender
     """
 
-    def __init__(self, client, network, data=None, shards=None, loaders=None, block_size=None,
+    def __init__(self, client, network, data=None, shards=None, loaders=None, block_size=None, trips=None,
                  max_retries=3):
         if (data is None) == (loaders is None):
             raise ValueError("give exactly one of data and loaders")
@@ -137,6 +144,10 @@ class DistributedObjective:
         self.n_params = network.n_params
         self.reduction = Reduction(network)
         self.n_trips = self.reduction.n_trips
+        if trips is not None:
+            if trips not in (1, 2) or (trips == 1 and self.n_trips == 2):
+                raise ValueError(f"trips must be None, 1 (one hidden layer or no sparsity) or 2, got {trips!r}")
+            self.n_trips = trips
         spec = NetworkSpec(network)
         self._lost_errors = lost_worker_errors()
         if data is not None:
