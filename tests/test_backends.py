@@ -6,6 +6,8 @@ cannot be installed without a GPU); CuPy has its own file,
 ``fake_cudamat`` fixture, are in ``tests/conftest.py``.
 """
 
+import multiprocessing
+import os
 import sys
 import warnings
 
@@ -216,6 +218,30 @@ def test_row_pool_holds_blas_at_one_thread_and_reraises():
         assert blas_threads() == before
     finally:
         pool.close()
+
+
+def _evaluate_in_child(connection, n_threads):
+    net = build_autoencoder(VISIBLE, 5, backend=NumpyBackend("float64", n_threads=n_threads))
+    net.initialize(3)
+    connection.send(net.objective(sample_data(n_samples=300))(net.theta.copy())[1].tobytes())
+    connection.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_numpy_pool_starts_afresh_in_a_forked_child(small_blocks):
+    net = build_autoencoder(VISIBLE, 5, backend=NumpyBackend("float64", n_threads=2))
+    net.initialize(3)
+    expected = net.objective(sample_data(n_samples=300))(net.theta.copy())[1].tobytes()  # pool now exists
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_evaluate_in_child, args=(sender, 2), daemon=True)
+    child.start()
+    try:
+        assert receiver.poll(60), "the forked child hung (its pool's helper threads did not exist)"
+        assert receiver.recv() == expected
+    finally:
+        child.terminate()
+        child.join(10)
 
 
 def test_numpy_thread_count_is_checked(monkeypatch):
