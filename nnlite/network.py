@@ -27,6 +27,7 @@ from .layers.base import check_layers
 from .losses.squared_error import SquaredError
 from .memory import check_allocation
 from .parameters import FlatParameters, ParameterTable, check_vector
+from .shard_sums import ShardSums
 from .validation import check_data, check_int, check_random_state
 from .workspace import Workspace
 
@@ -42,7 +43,7 @@ def acts_on_layer(regularizer, index):
     return layers is None or index in layers
 
 
-class Network:
+class Network(ShardSums):
     """A stack of layers trained on a loss plus regularizers.
 
     Parameters
@@ -326,116 +327,6 @@ class Network:
                 cost = cost + regularizer.parameter_penalty(
                     backend, self.table, self._device_theta, self._device_grad)
         return backend.to_float(cost)
-
-    # ------------------------------------------------- sums over one shard
-    # Used by :mod:`nnlite.distributed`: a shard of the samples returns sums
-    # that do not depend on rho_hat; the caller combines the shards and
-    # applies the activity penalties with the global rho_hat.
-
-    def forward_sums(self, theta, inputs):
-        """Forward pass on one shard: the summed loss and every hidden layer's column sums.
-
-        The activations stay in the workspace for :meth:`backward_sums` and
-        :meth:`derivative_sums` (same ``inputs``).
-
-        Parameters
-        ----------
-        theta : ndarray of shape (n_params,)
-        inputs : backend array of shape (n_samples, sizes[0])
-            From :meth:`prepare`; targets = inputs.
-
-        Returns
-        -------
-        loss_sum : float
-            ``m`` times the loss (the sum over samples of ``1/2 ||h(x) - x||^2``).
-        hidden_sums : list of ndarray of shape (sizes[l],)
-            ``sum_i a_l(x_i)`` for every hidden layer ``l`` (float64, host).
-        """
-        backend = self.backend
-        self._load_device(theta)
-        work = self._get_workspace(inputs.shape[0])
-        below = [inputs] + work.activations[:-1]
-        for layer, layer_inputs, layer_params, out in zip(self.layers, below, self._params, work.activations):
-            layer.forward(backend, layer_inputs, layer_params, out)
-        loss = self.loss.value_and_delta(backend, work.activations[-1], inputs, work.deltas[-1])
-        hidden_sums = []
-        for activations in work.activations[:-1]:
-            column = backend.empty((activations.shape[1],))
-            backend.column_sum(activations, column, 1.0)
-            hidden_sums.append(np.asarray(backend.to_host(column), dtype=np.float64))
-        return backend.to_float(loss) * inputs.shape[0], hidden_sums
-
-    def backward_sums(self, inputs, rows=None):
-        """Backward pass after :meth:`forward_sums`: the gradient summed over the shard.
-
-        Parameters
-        ----------
-        inputs : backend array of shape (n_samples, sizes[0])
-            The same array :meth:`forward_sums` received.
-        rows : list of (ndarray of shape (sizes[l],) or None), optional
-            Per hidden layer, the activity penalties' row (``m`` times their
-            derivative by each sample's activation, computed from the global
-            rho_hat); None leaves them out.
-
-        Returns
-        -------
-        ndarray of shape (n_params,)
-            ``m`` times the gradient of the loss (plus the rows' terms),
-            without parameter penalties; a float64 host copy.  The output
-            delta is rewritten from the kept activations, so a repeated call
-            gives the same result.
-        """
-        backend, layers = self.backend, self.layers
-        work = self._get_workspace(inputs.shape[0])
-        acts, deltas = work.activations, work.deltas
-        self.loss.value_and_delta(backend, acts[-1], inputs, deltas[-1])
-        below = [inputs] + acts[:-1]
-        rows = [None] * (len(layers) - 1) if rows is None else list(rows)
-        if len(rows) != len(layers) - 1:
-            raise ValueError(f"rows must give one entry per hidden layer ({len(layers) - 1}), got {len(rows)}")
-        for index in range(len(layers) - 1, -1, -1):
-            row = rows[index] if index < len(rows) else None
-            layers[index].backward(backend, below[index], acts[index], deltas[index], self._params[index],
-                                   self._grads[index], deltas[index - 1] if index > 0 else None, 1.0,
-                                   work.scratch[layers[index].n_out],
-                                   None if row is None else backend.asarray(row), work.buffers[index])
-        for index, shared in enumerate(self._shared_grads):
-            if shared:
-                layers[index].backward_shared(backend, below[index], deltas[index], self._params[index],
-                                              shared, 1.0, work.buffers[index])
-        backend.store_flat(self._device_grad, self._flat.grad)
-        return self._flat.grad.copy()
-
-    def derivative_sums(self, inputs):
-        """The first hidden layer's derivative sums after :meth:`forward_sums`.
-
-        With ``F = f'(Z_1)`` (shape ``(m, h)``) these are ``F^T X`` and the
-        column sums of ``F``: an activity row ``r`` on the first hidden layer
-        adds ``diag(r) F^T X`` to the summed ``dJ/dW_1`` and ``r * sum_i F_i``
-        to the summed ``dJ/db_1`` (the row is the same for every sample), so
-        a caller can apply a row known only after summing the shards.
-
-        Parameters
-        ----------
-        inputs : backend array of shape (n_samples, sizes[0])
-
-        Returns
-        -------
-        weight_factor : ndarray of shape (sizes[1], sizes[0])
-        bias_factor : ndarray of shape (sizes[1],)
-            Float64 host arrays.
-        """
-        backend, layer = self.backend, self.layers[0]
-        work = self._get_workspace(inputs.shape[0])
-        derivative = work.deltas[0]
-        derivative[...] = 1.0
-        layer.activation.mul_derivative_(backend, work.activations[0], derivative, work.scratch[layer.n_out])
-        weight_factor = backend.empty((layer.n_out, layer.n_in))
-        bias_factor = backend.empty((layer.n_out,))
-        backend.weight_grad(derivative, inputs, weight_factor, 1.0)
-        backend.column_sum(derivative, bias_factor, 1.0)
-        return (np.asarray(backend.to_host(weight_factor), dtype=np.float64),
-                np.asarray(backend.to_host(bias_factor), dtype=np.float64))
 
     # ------------------------------------------------------------ inference
     def forward(self, data, start=0, stop=None, chunk_size=None):

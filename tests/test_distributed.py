@@ -22,6 +22,7 @@ from nnlite.autoencoder import build_autoencoder
 from nnlite.distributed import (DistributedObjective, connect, distributed_transform, parse_scheduler,
                                 require_distributed, shard_bounds)
 from nnlite.features import ConvolutionalFeatures
+from nnlite.layer_penalties import LayerSparsity
 from nnlite.layers.dense import Dense
 from nnlite.losses.kl_sparsity import KLSparsity
 from nnlite.losses.squared_error import SquaredError
@@ -106,6 +107,19 @@ def test_two_trips_for_one_hidden_layer(client):
     assert abs(got_cost - cost) <= 1e-12 * cost and _relative(got_grad, grad) <= 1e-12
     with pytest.raises(ValueError, match="trips"):
         DistributedObjective(client, _network([8, 3, 8], "relu"), X, trips=1)
+
+
+def test_per_layer_penalties(client):
+    # sparsity on chosen layers only (nnlite.layer_penalties): on the first alone one trip is exact
+    X = _data()
+    for layers, trips in (([0], 1), ([1, 2], 2)):
+        network = _network([8, 3, 8], "sigmoid")
+        network.regularizers = [WeightDecay(1e-3), LayerSparsity(0.1, 3.0, layers=layers)]
+        cost, grad = network.loss_and_grad(network.theta, X)
+        objective = DistributedObjective(client, network, X, shards=[1, 60, 96])
+        assert objective.n_trips == trips
+        got_cost, got_grad = objective(network.theta)
+        assert abs(got_cost - cost) <= 1e-12 * cost and _relative(got_grad, grad) <= 1e-12
 
 
 def test_gradient_is_sensitive_to_the_global_mean(client):

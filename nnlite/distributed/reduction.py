@@ -37,6 +37,7 @@ import numpy as np
 
 from ..backend import get_backend
 from ..losses.kl_sparsity import KLSparsity
+from ..network import acts_on_layer
 
 
 class Reduction:
@@ -72,8 +73,10 @@ class Reduction:
 
     @property
     def n_trips(self):
-        """Round trips per evaluation: 1 for a single hidden layer (or no activity penalty), else 2."""
-        return 1 if len(self.activations) <= 1 or not self.activity else 2
+        """Round trips per evaluation: 2 when an activity penalty acts beyond the first hidden layer, else 1."""
+        deep = any(acts_on_layer(regularizer, index) for regularizer in self.activity
+                   for index in range(1, len(self.activations)))
+        return 2 if deep else 1
 
     def activity_rows(self, parts):
         """``rho_hat`` of every hidden layer from the shards' sums; the penalty and the rows.
@@ -108,6 +111,8 @@ class Reduction:
             mean = backend.asarray((total * (1.0 / count))[None, :])
             row = None
             for regularizer in self.activity:
+                if not acts_on_layer(regularizer, index):
+                    continue
                 workspace = {"mean": backend.empty((mean.shape[1],)), "grad": backend.empty((mean.shape[1],))}
                 penalty, term = regularizer.activity_term(backend, activation, mean, workspace)
                 cost = cost + backend.to_float(penalty)
