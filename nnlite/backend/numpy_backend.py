@@ -13,7 +13,9 @@ oversubscribes).  A block does its product *and* the element-wise chain on
 the product's output while that output is still in the core's cache, so
 only the first pass of a chain touches main memory.  Reductions over samples
 (weight gradients, column sums, the squared error) are sums of per-block
-partial results, added in block order.
+partial results, added in block order.  :meth:`NumpyBackend.dense_backward`
+does a layer's whole backward step (derivative, both gradients, the delta
+below) block by block, reading the layer's delta from memory once.
 
 **Determinism.**  Blocks depend only on the arrays' shapes and dtype, never on
 the thread count, and partial results are combined in a fixed order, so a
