@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from nnlite.autoencoder import build_autoencoder
-from nnlite.distributed import (DistributedObjective, connect, distributed_transform, parse_scheduler,
-                                require_distributed, shard_bounds)
+from nnlite.distributed import (DistributedFeatures, DistributedObjective, active_client, connect,
+                                distributed_transform, parse_scheduler, require_distributed, shard_bounds,
+                                use_client)
 from nnlite.features import ConvolutionalFeatures
 from nnlite.layer_penalties import LayerSparsity
 from nnlite.layers.dense import Dense
@@ -270,6 +271,18 @@ def test_feature_extraction_identical(client, pooling):
                                       expected)
     np.testing.assert_allclose(distributed_transform(client, extractor, images, chunk_size=5), expected,
                                rtol=1e-13, atol=1e-15)
+
+
+def test_distributed_features_in_a_client_block(client):
+    images = _images()
+    extractor = _extractor(PatchNormalizer().fit(images.reshape(-1, 3)), pooling="max", memory_limit=1.2e5)
+    expected = extractor.transform(images)
+    distributed_extractor = DistributedFeatures(**extractor.get_params(deep=False)).fit(images)
+    with use_client(client):
+        assert active_client() is client
+        distributed_extractor.client = active_client()
+        np.testing.assert_array_equal(distributed_extractor.transform(images), expected)
+    assert active_client() is None
 
 
 def test_worker_killed_mid_extraction_gives_the_same_features(client, tmp_path):

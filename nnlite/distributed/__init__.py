@@ -6,7 +6,9 @@
   :mod:`nnlite.distributed.reduction` for the mathematics).
 * :func:`distributed_transform` -- :class:`~nnlite.features.ConvolutionalFeatures`
   on chunks of images spread over the workers, the fitted extractor shipped once.
-* :func:`connect` -- a client from ``'local:N'`` or a scheduler address.
+* :func:`connect` -- a client from ``'local:N'`` or a scheduler address;
+  :func:`use_client` / :func:`client_context` -- the client the pipeline
+  (:class:`~nnlite.patch_model.PatchModel`) uses inside a block.
 
 Importing this package does not import Dask; the functions that need it do,
 through :func:`~nnlite.distributed.cluster.require_distributed`.
@@ -14,9 +16,11 @@ See ``docs/distributed.md`` for the cost model and measured figures.
 """
 
 from .cluster import connect, parse_scheduler, require_distributed
-from .extraction import ShippedExtractor, distributed_transform
+from .context import active_client, client_context, use_client
+from .extraction import DistributedFeatures, ShippedExtractor, distributed_transform
 from .objective import DistributedObjective, shard_bounds
 from .reduction import Reduction
 
-__all__ = ["DistributedObjective", "Reduction", "ShippedExtractor", "connect", "distributed_transform",
-           "parse_scheduler", "require_distributed", "shard_bounds"]
+__all__ = ["DistributedFeatures", "DistributedObjective", "Reduction", "ShippedExtractor", "active_client",
+           "client_context", "connect", "distributed_transform", "parse_scheduler", "require_distributed",
+           "shard_bounds", "use_client"]

@@ -18,6 +18,7 @@ import functools
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..features import ConvolutionalFeatures
 from ..validation import check_int
 from .faults import Resender, lost_worker_errors
 from .spec import NetworkSpec
@@ -45,7 +46,9 @@ class ShippedExtractor:
     def __getstate__(self):
         state = dict(vars(self.extractor))
         network = state.pop("network_")
+        state.pop("client", None)  # on a worker the extractor runs there, in one process
         state["encoder"] = None
+        state["progress"] = None
         return {"class": type(self.extractor), "state": state, "spec": NetworkSpec(network),
                 "theta": np.array(network.theta)}
 
@@ -55,6 +58,24 @@ class ShippedExtractor:
         extractor.network_ = payload["spec"].build(payload["theta"])
         extractor.encoder = extractor.network_
         self.extractor = extractor
+
+
+class DistributedFeatures(ConvolutionalFeatures):
+    """:class:`~nnlite.features.ConvolutionalFeatures` whose :meth:`transform` runs on a Dask cluster.
+
+    The constructor's parameters are ConvolutionalFeatures'; the client is
+    set as an attribute (``extractor.client = client``; None: one process).
+    :meth:`nnlite.patch_model.PatchModel.features` returns one when a client
+    is active.
+    """
+
+    client = None
+
+    def transform(self, X):
+        """Features of the images in ``X`` on ``client``'s workers (see :func:`distributed_transform`)."""
+        if self.client is None:
+            return super().transform(X)
+        return distributed_transform(self.client, self, X)
 
 
 def encode_chunk(shipped, images):
