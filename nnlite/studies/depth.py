@@ -29,12 +29,13 @@ from ..patch_model import FINETUNE_FIELDS, PatchModel, PatchSettings
 from .common import evaluation_patches, new_figure, save_figure
 from .latex import Tex, format_number
 
-__all__ = ["VARIANTS", "QUICK_VARIANTS", "LAYERS", "run_depth", "figures_depth", "macros_depth",
+__all__ = ["VARIANTS", "FULL_VARIANTS", "QUICK_VARIANTS", "LAYERS", "run_depth", "figures_depth", "macros_depth",
            "tables_depth"]
 
 #: Fine-tuning variants: name -> (description, changes).  Changes are PatchSettings fields, plus
-#: ``middle_sparsity_param`` / ``middle_beta``: that value on the middle hidden layer, the base's
-#: on the others.  'pretrained' and 'uniform' are the references.
+#: ``middle_sparsity_param`` / ``middle_beta``: that value on the middle hidden layer, and
+#: ``outer_beta``: that value on the other hidden layers (the base's where not given).
+#: 'pretrained' and 'uniform' are the references.
 VARIANTS = {
     "pretrained": ("pretrained only (no fine-tuning)", {"finetune_iter": 0}),
     "uniform": ("fine-tuned, the first stage's rho, lambda, beta on every layer", {}),
@@ -46,7 +47,16 @@ VARIANTS = {
                                {"middle_sparsity_param": 0.2, "middle_beta": 0.5,
                                 "finetune_decoder_penalty": False}),
     "short": ("fine-tuned for 20 iterations only", {"finetune_iter": 20}),
+    "short-5": ("fine-tuned for 5 iterations only", {"finetune_iter": 5}),
+    "short-weak-middle-no-decoder": ("20 iterations, middle rho 0.2 beta 0.5, nothing on the decoder",
+                                     {"finetune_iter": 20, "middle_sparsity_param": 0.2, "middle_beta": 0.5,
+                                      "finetune_decoder_penalty": False}),
+    "strong-first": ("fine-tuned, beta 20 on the outer layers, middle rho 0.2 beta 0.5, nothing on the decoder",
+                     {"outer_beta": 20.0, "middle_sparsity_param": 0.2, "middle_beta": 0.5,
+                      "finetune_decoder_penalty": False}),
 }
+#: The variants a full run compares (the others are there to be asked for).
+FULL_VARIANTS = ("pretrained", "uniform", "no-decoder", "weak-middle", "weak-middle-no-decoder", "short")
 #: Quick mode: the two reference variants and one per-layer candidate.
 QUICK_VARIANTS = ("pretrained", "uniform", "no-decoder")
 #: Feature layers of the stack, in table order (the one-layer model has one).
@@ -72,9 +82,9 @@ def _variant_settings(base, changes):
     changes = dict(changes)
     middle = len(base.hidden) // 2
     for name in ("sparsity_param", "beta"):
-        if "middle_" + name in changes:
-            values = [getattr(base, name)] * len(base.hidden)
-            values[middle] = changes.pop("middle_" + name)
+        if "middle_" + name in changes or "outer_" + name in changes:
+            values = [changes.pop("outer_" + name, getattr(base, name))] * len(base.hidden)
+            values[middle] = changes.pop("middle_" + name, getattr(base, name))
             changes["finetune_" + name] = tuple(values)
     return PatchSettings.from_dict(dict(base.to_dict(), **changes)).validate()
 
@@ -159,11 +169,12 @@ def run_depth(images, image_shape, labels=None, base=None, variants=None, one_la
         The stack (symmetric, three or more hidden layers); default
         :func:`default_base`.
     variants : sequence of str, optional
-        Names in :data:`VARIANTS` (default: all; quick: :data:`QUICK_VARIANTS`).
-    one_layer : {'train', 'stage'}, default='train'
+        Names in :data:`VARIANTS` (default :data:`FULL_VARIANTS`; quick: :data:`QUICK_VARIANTS`).
+    one_layer : {'train', 'stage', None}, default='train'
         ``'train'``: a one-layer model of ``hidden[0]`` units trained on the
         same patches with its own initial weights; ``'stage'``: the stack's
-        first greedy stage itself (the same optimisation, not repeated).
+        first greedy stage itself (the same optimisation, not repeated);
+        None: no one-layer model.
     one_layer_iter : int, optional
         ``'train'``: iterations of the one-layer model (default:
         ``base.max_iter``, one stage's).
@@ -196,9 +207,9 @@ def run_depth(images, image_shape, labels=None, base=None, variants=None, one_la
     base = PatchSettings.from_dict(dict(base.to_dict(), random_state=random_state)).validate()
     if not base.stacked or len(base.hidden) < 3:
         raise ValueError(f"base must be a stacked model (three or more hidden layers), got {base.hidden}")
-    names = list(variants or (QUICK_VARIANTS if quick else VARIANTS))
-    if one_layer not in ("train", "stage"):
-        raise ValueError(f"one_layer must be 'train' or 'stage', got {one_layer!r}")
+    names = list(variants or (QUICK_VARIANTS if quick else FULL_VARIANTS))
+    if one_layer not in ("train", "stage", None):
+        raise ValueError(f"one_layer must be 'train', 'stage' or None, got {one_layer!r}")
     unknown = [name for name in names if name not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; choose among {list(VARIANTS)}")
@@ -224,13 +235,14 @@ def run_depth(images, image_shape, labels=None, base=None, variants=None, one_la
             continue
         say(f"depth: fine-tuning variant {name!r}")
         models[name] = PatchModel(settings).fit(patch_images, image_shape, pretrained=stack)
-    say(f"depth: one hidden layer of {base.hidden[0]} units ({one_layer})")
+    if one_layer is not None:
+        say(f"depth: one hidden layer of {base.hidden[0]} units ({one_layer})")
     one = base.replace(hidden=base.hidden[:1], max_iter=base.max_iter if one_layer_iter is None
                        or one_layer == "stage" else int(one_layer_iter),
                        **{name: getattr(PatchSettings, name) for name in FINETUNE_FIELDS})
     if one_layer == "stage":
         models[ONE_LAYER] = _first_stage(stack, one, stack.training_patches(patch_images, image_shape))
-    else:
+    elif one_layer == "train":
         models[ONE_LAYER] = PatchModel(one).fit(patch_images, image_shape)
     entries = []
     for name, model in models.items():
