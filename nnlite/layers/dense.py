@@ -69,10 +69,8 @@ class Dense(Layer):
         """``D = (delta_out + row) * f'``; ``grads['W'] = scale D^T inputs``, ``grads['b'] = scale sum_rows(D)``; ``delta_in = D W``.
 
         See :meth:`Layer.backward` for the arguments; ``delta_out`` becomes ``D``.
+        One backend call (:meth:`~nnlite.backend.base.ArrayBackend.dense_backward`), which
+        the numpy backend fuses per cache-sized block so ``D`` is read from memory once.
         """
-        backend.add_row_mul_derivative_(self.activation.name, outputs, delta_out, row, scratch)
-        backend.weight_grad(delta_out, inputs, grads["W"], scale)
-        backend.column_sum(delta_out, grads["b"], scale)
-        if delta_in is not None:
-            backend.backprop(delta_out, params["W"], delta_in)
-        return delta_in
+        return backend.dense_backward(self.activation.name, inputs, outputs, delta_out, params["W"],
+                                      grads["W"], grads["b"], delta_in, scale, scratch, row)
