@@ -1,4 +1,11 @@
-"""``SparseAutoencoder``: the scikit-learn-style estimator over Network + L-BFGS."""
+"""``SparseAutoencoder``: the scikit-learn-style estimator over Network + L-BFGS.
+
+:func:`check_data_range` warns (:class:`~nnlite.exceptions.DataRangeWarning`)
+once per fit when a sigmoid decoder is asked to reconstruct data far outside
+[0, 1], e.g. raw 0..255 pixels.
+"""
+
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -6,10 +13,45 @@ from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
 from . import model_file
-from .exceptions import ModelFileError
+from .exceptions import DataRangeWarning, ModelFileError
 from .model_file import register_model
 from .optim import make_optimizer
 from .validation import check_data, check_hidden_sizes, check_int, check_random_state
+
+#: Output activations with values in [0, 1], and how far data may stray outside before fit warns.
+BOUNDED_OUTPUTS = ("sigmoid",)
+RANGE_MARGIN = 0.25
+
+
+def check_data_range(X, output_activation, name="X"):
+    """Warn when ``X`` lies far outside [0, 1] and the decoder's output cannot (one min and max).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The training data.
+    output_activation : str
+        The decoder's activation; only bounded ones (``'sigmoid'``) are checked.
+    name : str
+        Named in the warning.
+
+    Returns
+    -------
+    bool
+        True when it warned.
+    """
+    if getattr(output_activation, "name", output_activation) not in BOUNDED_OUTPUTS or X.size == 0:
+        return False
+    low, high = float(np.min(X)), float(np.max(X))
+    if low >= -RANGE_MARGIN and high <= 1 + RANGE_MARGIN:
+        return False
+    warnings.warn(DataRangeWarning(
+        f"{name} spans [{low:.4g}, {high:.4g}], but the {output_activation} decoder outputs values in "
+        f"(0, 1): the cost would measure that mismatch, not the features. Normalise the data to [0, 1] "
+        f"(e.g. divide 0..255 pixels by 255, or use PatchModel's normalization='spec'), or use a linear "
+        f"decoder (output_activation='identity')"), stacklevel=3)
+    return True
+
 
 @register_model
 class SparseAutoencoder(TransformerMixin, BaseEstimator):
@@ -120,6 +162,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self
         """
         X = check_data(X, name="X")
+        check_data_range(X, self.output_activation)
         network = self._build_network(X.shape[1])
         network.initialize(check_random_state(self.random_state))
         result = self._trainer().minimize(network.objective(X), network.theta)

@@ -26,10 +26,15 @@ import math
 import os
 import sys
 
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
+
 import numpy as np
 
 __all__ = ["DEFAULT_FRACTION", "InsufficientMemoryError", "array_nbytes", "available_memory",
-           "check_allocation", "check_array_allocation", "format_bytes"]
+           "check_allocation", "check_array_allocation", "format_bytes", "peak_resident_memory"]
 
 #: Share of the available memory one allocation may take by default (the
 #: rest is left for the copies and temporaries around it, and for the system).
@@ -234,3 +239,26 @@ def check_array_allocation(shape, dtype, what, fraction=DEFAULT_FRACTION, advice
         The array's size in bytes.
     """
     return check_allocation(array_nbytes(shape, dtype), what, fraction, dtype, advice, available)
+
+
+def peak_resident_memory():
+    """Peak resident memory of this process so far in bytes (``VmHWM``), or None where unknown.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``; other POSIX systems:
+    ``getrusage``'s ``ru_maxrss`` (KiB on most, bytes on macOS).
+
+    Returns
+    -------
+    int or None
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if resource is None:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
-from .estimator import SparseAutoencoder
+from .estimator import SparseAutoencoder, check_data_range
 from .layer_penalties import per_item
 from .model_file import register_model
 from .optim import TrainingResult
@@ -241,6 +241,7 @@ class StackedAutoencoder(SparseAutoencoder):
         self
         """
         X = check_data(X, name="X")
+        check_data_range(X, self.output_activation)
         plan = self._plan()
         check_int(self.finetune_iter, "finetune_iter", minimum=0 if self.pretrain else 1)
         rng = check_random_state(self.random_state)

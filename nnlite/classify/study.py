@@ -76,6 +76,13 @@ def check_classifier_options(settings):
             raise ValueError(f"classifier {name!r}: {error}") from None
 
 
+def _scale_in_place(model, in_place):
+    """Let the standardising steps of a pipeline ``model`` overwrite their input (``copy=False``) or not."""
+    for name, step in getattr(model, "steps", [])[:-1]:
+        if "copy" in step.get_params(deep=False):
+            model.set_params(**{f"{name}__copy": not in_place})
+
+
 class _Study:
     """The state of one :func:`run_classification` call: data, classifier seeds, output."""
 
@@ -91,24 +98,39 @@ class _Study:
     def timing(self, step, seconds):
         self.table.info["timings"].append({"step": step, "seconds": seconds})
 
-    def evaluate(self, name, train_features, test_features, info):
-        """Fit every classifier on ``train_features`` (all, then each fold) and score on the test set."""
+    def evaluate(self, name, train_features, test_features, info, disposable=False):
+        """Fit every classifier on ``train_features`` (all, then each fold) and score on the test set.
+
+        Memory: the run on all images fits on ``train_features`` itself (no
+        indexed copy), fold runs on their own copies; standardising
+        pipelines scale those copies in place, and, when ``disposable``
+        (the study made the arrays and drops them afterwards), the last use
+        of each array is scaled in place too.  The figures are those of the
+        copying pipeline: the same operations on the same values.
+        """
         y_train, y_test = self.train.labels, self.test.labels
         n_features = int(train_features.shape[1])
-        for classifier in self.settings.classifiers:
+        classifiers = self.settings.classifiers
+        for position, classifier in enumerate(classifiers):
             options = self.settings.classifier_options.get(classifier, {})
-            runs = [("all", np.arange(train_features.shape[0]))]
-            runs += [(f"fold {k}", fold) for k, fold in enumerate(self.folds or [])]
+            runs = [("all", None)] + [(f"fold {k}", fold) for k, fold in enumerate(self.folds or [])]
             scores, fit_times, predict_times = [], [], []
-            for label, index in runs:
+            for number, (label, index) in enumerate(runs):
+                last = disposable and position == len(classifiers) - 1 and number == len(runs) - 1
                 model = make_classifier(classifier, int(self.rng.integers(2**31 - 1)), **options)
+                features = train_features if index is None else train_features[index]
+                _scale_in_place(model, index is not None or last)
                 start = time.perf_counter()
-                model.fit(train_features[index], y_train[index])
+                model.fit(features, y_train if index is None else y_train[index])
                 fit_times.append(time.perf_counter() - start)
+                _scale_in_place(model, last)
+                del features
                 start = time.perf_counter()
                 scores.append(float(np.mean(model.predict(test_features) == y_test)))
                 predict_times.append(time.perf_counter() - start)
-                self.say(f"  {name} / {classifier} trained on {label} ({index.size} images): accuracy "
+                del model
+                size = y_train.size if index is None else index.size
+                self.say(f"  {name} / {classifier} trained on {label} ({size} images): accuracy "
                          f"{scores[-1]:.4f} (fit {fit_times[-1]:.1f} s, predict {predict_times[-1]:.1f} s)")
             self.table.add(features=name, classifier=classifier, train_on="all", accuracy=scores[0],
                            n_features=n_features, fit_time=fit_times[0], predict_time=predict_times[0],
@@ -127,7 +149,9 @@ class _Study:
         train_x, test_x = raw_features(self.train.images, dtype), raw_features(self.test.images, dtype)
         self.timing("raw pixels", time.perf_counter() - start)
         self.say(f"raw pixels: {train_x.shape[1]} features")
-        self.evaluate("raw pixels", train_x, test_x, {"kind": "raw"})
+        disposable = not (np.may_share_memory(train_x, self.train.images)
+                          or np.may_share_memory(test_x, self.test.images))
+        self.evaluate("raw pixels", train_x, test_x, {"kind": "raw"}, disposable=disposable)
 
     def train_models(self, patch_images):
         """Train every architecture of the settings; all see the same images (and, seeded alike, patches)."""
@@ -176,7 +200,8 @@ class _Study:
                     info, name=name, n_features=int(train_x.shape[1]), grid=list(extractor.grid_),
                     layers=extractor.layers_))
                 self.say(f"{name}: {train_x.shape[1]} features, extracted in {seconds:.1f} s")
-                self.evaluate(name, train_x, test_x, info)
+                self.evaluate(name, train_x, test_x, info, disposable=True)
+                del train_x, test_x  # before the next feature set is extracted
 
 
 def run_classification(train, test, settings=None, models=(), patch_images=None, progress=None):

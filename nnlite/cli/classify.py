@@ -16,6 +16,7 @@ import time
 
 from ..classify import ClassificationSettings, ResultTable, run_classification, study_split
 from ..classify.study import check_classifier_options
+from ..memory import format_bytes, peak_resident_memory
 from ..patch_model import PatchModel
 from ..staging import StagedOutputs
 from .options import (EXIT_STATUS, add_data_arguments, add_model_arguments, add_output_arguments, check_output_file,
@@ -198,7 +199,10 @@ def run(args):
                       arguments={key: value for key, value in vars(args).items() if key != "func"})
     print(table.format(), flush=True)
     print(f"best: {best['features']} + {best['classifier']}: accuracy {best['accuracy']:.4f}", flush=True)
-    print("time: " + ", ".join(f"{t['step']} {t['seconds']:.1f} s" for t in table.info["timings"]), flush=True)
+    peak = peak_resident_memory()
+    table.info["peak_rss_bytes"] = peak
+    print("time: " + ", ".join(f"{t['step']} {t['seconds']:.1f} s" for t in table.info["timings"])
+          + ("" if peak is None else f"; peak memory {format_bytes(peak)} (resident, VmHWM)"), flush=True)
     for written in write_outputs(folder, json_path, table, data=protocol):
         say(f"wrote {written}")
     return 0

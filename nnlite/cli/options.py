@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 
 from ..classify import FEATURE_LAYERS
 from ..data import SOURCES, load_dataset
@@ -344,8 +345,13 @@ def _check_writable(path, flag, folder):
     if not os.path.isdir(existing):
         why = "is a file" if os.path.exists(existing) else "does not exist"
         raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} {why}")
-    if not os.access(existing, os.W_OK):
-        raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} is read-only")
+    try:  # a real probe: os.access says yes to root on a read-only filesystem
+        handle, probe = tempfile.mkstemp(prefix=".nnlite-probe-", dir=existing)
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} refuses new files "
+                         f"({error.strerror or error}); choose another folder") from None
     return target
 
 
