@@ -15,6 +15,7 @@ from .autoencoder import build_autoencoder
 from . import model_file
 from .exceptions import DataRangeWarning, ModelFileError
 from .model_file import register_model
+from .distributed.objective import DistributedObjective
 from .optim import make_optimizer
 from .validation import check_data, check_hidden_sizes, check_int, check_random_state
 
@@ -87,6 +88,12 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         Seeds the initial weights.
     verbose : bool or int, default=False
         Progress every ``verbose`` iterations (``True``: every 10).
+    client : distributed.Client, optional
+        Train on the Dask cluster of this client (:mod:`nnlite.distributed`,
+        ``pip install "nnlite[distributed]"``): the samples are sharded over
+        its workers once, each L-BFGS evaluation sends ``theta`` out and sums
+        the shards' partial results back; the model equals the one-process
+        model up to rounding.  None: one process, no Dask.  Not saved.
 
     Attributes
     ----------
@@ -118,7 +125,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     def __init__(self, hidden_size=75, activation="sigmoid", output_activation="sigmoid",
                  sparsity_param=0.01, lambda_=1e-4, beta=3.0, max_iter=400, tol=1e-9,
                  optimizer="lbfgs-b", backend=None, dtype="float64", random_state=None,
-                 verbose=False):
+                 verbose=False, client=None):
         self.hidden_size = hidden_size
         self.activation = activation
         self.output_activation = output_activation
@@ -132,6 +139,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.client = client
 
     # ------------------------------------------------------------- building
     def _build_network(self, n_features):
@@ -165,7 +173,13 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         check_data_range(X, self.output_activation)
         network = self._build_network(X.shape[1])
         network.initialize(check_random_state(self.random_state))
-        result = self._trainer().minimize(network.objective(X), network.theta)
+        client = getattr(self, "client", None)
+        objective = network.objective(X) if client is None else DistributedObjective(client, network, X)
+        try:
+            result = self._trainer().minimize(objective, network.theta)
+        finally:
+            if client is not None:
+                objective.close()
         network.set_theta(result.theta)
         self._set_fitted(network, result)
         return self
@@ -270,6 +284,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         params["hidden_size"] = sizes[0] if np.ndim(params["hidden_size"]) == 0 else sizes
         params["random_state"] = params["random_state"] if isinstance(params["random_state"], (int, type(None))) else None
         params["backend"] = params["backend"] if isinstance(params["backend"], (str, type(None))) else None
+        params.pop("client", None)  # a connection, not a property of the model
         state = {"params": params, "sizes": self.network_.sizes,
                  "activations": self.network_.activation_names,
                  "training": {"n_iter": self.n_iter_, "cost": self.cost_,

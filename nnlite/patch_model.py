@@ -19,12 +19,14 @@ Examples
 """
 
 import time
+import warnings
 
 import numpy as np
 
 from . import model_file
 from .data.patches import sample_patches_raw
 from .data.shapes import resolve_image_shape
+from .distributed import DistributedFeatures, active_client
 from .estimator import SparseAutoencoder
 from .exceptions import ModelFileError
 from .features import ConvolutionalFeatures
@@ -118,7 +120,7 @@ class PatchModel:
                              f"for {self.settings!r}")
         return pretrained.encoder_
 
-    def fit(self, images, image_shape=None, progress=None, pretrained=None):
+    def fit(self, images, image_shape=None, progress=None, pretrained=None, client=None):
         """Sample patches of ``images``, fit the preprocessor and the autoencoder on them.
 
         Parameters
@@ -134,6 +136,11 @@ class PatchModel:
             ``images`` with settings that differ in fine-tuning only; its
             greedy stages are fine-tuned instead of pretraining again (see
             :meth:`StackedAutoencoder.fit <nnlite.stacked.StackedAutoencoder.fit>`).
+        client : distributed.Client, optional
+            Train on this Dask cluster (:mod:`nnlite.distributed`); default:
+            the client of an enclosing ``nnlite.distributed.use_client``
+            block, else one process.  One-hidden-layer models only: a stacked
+            model (greedy pretraining) warns and trains in one process.
 
         Returns
         -------
@@ -154,6 +161,14 @@ class PatchModel:
         preprocessor = make_preprocessor(s.normalization, epsilon=s.epsilon, channels=shape[2])
         patches = preprocessor.fit_transform(raw)
         encoder = self._make_encoder()
+        client = client if client is not None else active_client()
+        if client is not None and s.stacked:
+            warnings.warn(f"a stacked model {list(s.hidden)} trains in one process (only one-hidden-layer "
+                          f"models train on a Dask cluster); its features are still extracted there",
+                          stacklevel=2)
+        elif client is not None:
+            encoder.set_params(client=client)
+            say(f"training on the Dask cluster at {client.scheduler.address}")
         sizes = [patches.shape[1], *s.hidden, patches.shape[1]]
         say(f"training {' -> '.join(map(str, sizes))} ({s.activation}, output {s.output_activation}) "
             f"for {s.max_iter} L-BFGS iterations")
@@ -161,6 +176,8 @@ class PatchModel:
             encoder.fit(patches) if reused is None else encoder.fit(patches, pretrained=reused)
         except ImportError as error:
             raise ValueError(f"backend {s.backend!r} is not available here ({error})") from None
+        if client is not None and not s.stacked:
+            encoder.set_params(client=None)  # the fitted model does not keep the connection
         self.encoder_ = encoder
         self.preprocessor_ = preprocessor
         self.patch_shape_ = (s.patch_size, s.patch_size, shape[2])
@@ -277,7 +294,8 @@ class PatchModel:
 
     # ------------------------------------------------------------- encoding
     def features(self, stride=4, pooling="none", pool_grid=2, layer=None, memory_limit=256 * 2**20,
-                 dtype="float32", image_shape=None, encoding="activation", alpha="auto", progress=None):
+                 dtype="float32", image_shape=None, encoding="activation", alpha="auto", progress=None,
+                 client=None):
         """A configured (unfitted) :class:`~nnlite.features.ConvolutionalFeatures` for whole images.
 
         Parameters
@@ -295,17 +313,27 @@ class PatchModel:
             The soft threshold ('auto': half the median response).
         progress : callable(str), optional
             Receives progress lines of long extractions.
+        client : distributed.Client, optional
+            Encode on this Dask cluster; default: the client of an enclosing
+            ``nnlite.distributed.use_client`` block, else one process.
 
         Returns
         -------
         ConvolutionalFeatures
+            A :class:`~nnlite.distributed.DistributedFeatures` (the same
+            features, computed on the cluster) when there is a client.
         """
         self._check_fitted()
-        return ConvolutionalFeatures(self.encoder_, patch_size=self.patch_shape_[0], stride=stride,
-                                     pooling=pooling, pool_grid=pool_grid, layer=layer,
-                                     preprocessor=self.preprocessor_, memory_limit=memory_limit,
-                                     image_shape=image_shape, dtype=dtype, encoding=encoding, alpha=alpha,
-                                     progress=progress)
+        client = client if client is not None else active_client()
+        kind = ConvolutionalFeatures if client is None else DistributedFeatures
+        extractor = kind(self.encoder_, patch_size=self.patch_shape_[0], stride=stride,
+                         pooling=pooling, pool_grid=pool_grid, layer=layer,
+                         preprocessor=self.preprocessor_, memory_limit=memory_limit,
+                         image_shape=image_shape, dtype=dtype, encoding=encoding, alpha=alpha,
+                         progress=progress)
+        if client is not None:
+            extractor.client = client
+        return extractor
 
     def encode(self, images, **options):
         """Feature vectors of whole images, shape ``(n_images, n_features)`` (options as :meth:`features`)."""

@@ -16,6 +16,7 @@ import time
 
 from ..classify import ClassificationSettings, ResultTable, run_classification, study_split
 from ..classify.study import check_classifier_options
+from ..distributed import client_context
 from ..memory import format_bytes, peak_resident_memory
 from ..patch_model import PatchModel
 from ..staging import StagedOutputs
@@ -163,7 +164,17 @@ def load_data(args, source, path, holdout, validation, say):
 
 # -------------------------------------------------------------------- run
 def run(args):
-    """Run ``nnlite classify``; returns the exit status."""
+    """Run ``nnlite classify``; returns the exit status.
+
+    With ``--scheduler`` the autoencoders train and the features are extracted
+    on that Dask cluster (:func:`nnlite.distributed.client_context`).
+    """
+    with client_context(getattr(args, "scheduler", None)):
+        return _run(args)
+
+
+def _run(args):
+    """The work of :func:`run`, inside the cluster's block (if any)."""
     settings = classification_settings(args)
     source, path = resolve_source(args)
     holdout, validation = (None if value is None else parse_holdout(value, flag)

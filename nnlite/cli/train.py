@@ -16,6 +16,7 @@ import time
 
 from .._version import __version__
 from ..display import display_layer, plot_loss_curve
+from ..distributed import client_context
 from ..patch_model import PatchModel
 from ..staging import StagedOutputs
 from .options import (EXIT_STATUS, INTERRUPTED, add_data_arguments, add_model_arguments, add_output_arguments,
@@ -70,7 +71,17 @@ def add_parser(subparsers):
 
 
 def run(args):
-    """Run ``nnlite train``; returns the exit status (0 done, 130 interrupted with the outputs written)."""
+    """Run ``nnlite train``; returns the exit status (0 done, 130 interrupted with the outputs written).
+
+    With ``--scheduler`` the autoencoder trains on that Dask cluster
+    (:func:`nnlite.distributed.client_context`), the same model as in one process.
+    """
+    with client_context(getattr(args, "scheduler", None)):
+        return _run(args)
+
+
+def _run(args):
+    """The work of :func:`run`, inside the cluster's block (if any)."""
     if args.hidden and len(args.hidden) > 1:
         raise ValueError(f"nnlite train trains one model: give --hidden once, got {args.hidden} "
                          f"(nnlite classify compares several)")
