@@ -11,6 +11,7 @@ installed.
 """
 
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +19,9 @@ import sys
 import numpy as np
 import pytest
 
+from nnlite import SparseAutoencoder
 from nnlite.autoencoder import build_autoencoder
+from nnlite.cli import main
 from nnlite.distributed import (DistributedFeatures, DistributedObjective, active_client, connect,
                                 distributed_transform, parse_scheduler, require_distributed, shard_bounds,
                                 use_client)
@@ -30,6 +33,7 @@ from nnlite.losses.squared_error import SquaredError
 from nnlite.losses.weight_decay import WeightDecay
 from nnlite.network import Network
 from nnlite.optim import make_optimizer
+from nnlite.patch_model import PatchModel
 from nnlite.preprocessing import PatchNormalizer
 
 SKIP_REASON = "needs the 'distributed' extra: pip install 'nnlite[distributed]'"
@@ -175,6 +179,44 @@ def test_short_training_gives_the_same_parameters(client, hidden):
     got = _train(objective, theta0)
     assert _relative(got, expected) <= 1e-10
     assert _relative(expected, theta0) > 1e-3  # it did train
+
+
+# ------------------------------------------------------- estimator, pipeline, CLI
+def test_estimator_with_a_client(client, tmp_path):
+    X = _data(300)
+    options = dict(hidden_size=6, max_iter=15, lambda_=1e-3, sparsity_param=0.1, random_state=3)
+    expected = SparseAutoencoder(**options).fit(X)
+    model = SparseAutoencoder(client=client, **options).fit(X)
+    assert _relative(model.network_.theta, expected.network_.theta) <= 1e-10
+    assert model.n_iter_ == expected.n_iter_
+    path = model.save(str(tmp_path / "model.npz"))  # the client is not part of the saved model
+    assert "client" not in model.get_state()[0]["params"]
+    assert _relative(SparseAutoencoder.load(path).network_.theta, model.network_.theta) == 0
+
+
+def test_patch_model_in_a_client_block(client):
+    images = _images(12)
+    options = dict(hidden=(6,), patch_size=4, num_patches=400, max_iter=8, random_state=0)
+    expected = PatchModel(**options).fit(images)
+    with use_client(client):
+        model = PatchModel(**options).fit(images)
+        assert model.encoder_.get_params()["client"] is None
+        extractor = model.features(stride=4, pooling="sum", memory_limit=1e5)
+        assert isinstance(extractor, DistributedFeatures) and extractor.client is client
+        features = extractor.fit_transform(images)
+    assert _relative(model.encoder_.network_.theta, expected.encoder_.network_.theta) <= 1e-10
+    np.testing.assert_array_equal(features, model.encode(images, stride=4, pooling="sum", memory_limit=1e5))
+
+
+def test_cli_train_on_the_cluster(client, tmp_path, capsys):
+    output = tmp_path / "out"
+    status = main(["train", "--patches", "300", "--hidden", "6", "--iterations", "3", "--output", str(output),
+                   "--scheduler", client.scheduler.address])
+    assert status == 0
+    captured = capsys.readouterr()
+    assert "Dask cluster" in captured.out + captured.err
+    with open(output / "summary.json", encoding="utf-8") as handle:
+        assert json.load(handle)["result"]["n_iter"] >= 1
 
 
 # ------------------------------------------------------------------ faults
