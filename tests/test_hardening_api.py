@@ -213,3 +213,33 @@ def test_peak_resident_memory_is_known_and_grows():
     before = peak_resident_memory()
     block = np.ones(64 * 2**20, dtype=np.uint8)
     assert before > 0 and peak_resident_memory() >= block.nbytes
+
+
+def test_classifiers_fitted_by_column_blocks_give_the_pipeline_figures(monkeypatch):
+    """The study's low-memory fit (scaler by column blocks, scaling in place) equals ``pipeline.fit`` bit for bit."""
+    from sklearn.base import clone
+
+    from nnlite.classify import make_classifier
+    from nnlite.classify import study
+
+    rng = np.random.default_rng(3)
+    X = (rng.standard_normal((300, 50)) * rng.uniform(0.1, 20, 50) + rng.uniform(-3, 3, 50)).astype(np.float32)
+    X[:, 7] = 1.5  # a constant column
+    y = np.arange(300) % 3
+    monkeypatch.setattr(study, "SCALER_BLOCK_BYTES", 300 * 21 * 7)  # blocks of 7 columns
+    for name in ("logistic", "linear_svm", "knn"):
+        reference = make_classifier(name, 0, max_iter=50) if name != "knn" else make_classifier(name, 0)
+        ours = clone(reference)
+        reference.fit(X, y)
+        data = X.copy()
+        study._fit(ours, data, y, in_place=True)
+        scaler, expected = ours.steps[0][1], reference.steps[0][1]
+        for attribute in ("mean_", "var_", "scale_"):
+            np.testing.assert_array_equal(getattr(scaler, attribute), getattr(expected, attribute))
+        np.testing.assert_array_equal(data, expected.transform(X))  # scaled in place
+        np.testing.assert_array_equal(ours.predict(X), reference.predict(X))
+        if name != "knn":
+            np.testing.assert_array_equal(ours.steps[-1][1].coef_, reference.steps[-1][1].coef_)
+        copy = X.copy()
+        study._fit(clone(reference), copy, y, in_place=False)
+        np.testing.assert_array_equal(copy, X)  # not in place: the input is left alone
