@@ -10,6 +10,7 @@ from PIL import Image
 
 from nnlite.cli import build_parser, main
 from nnlite.cli.options import FLAGS, patch_settings
+from nnlite.cli.train import preset_settings
 from nnlite.patch_model import PatchModel, PatchSettings
 
 OUTPUTS = ("model.npz", "filters.png", "patches.png", "loss_curve.png", "summary.json")
@@ -46,9 +47,10 @@ def test_default_source_end_to_end(tmp_path, capsys):
         assert (output / name).is_file(), name
     model = PatchModel.load(output / "model.npz")
     assert model.network.sizes == [192, 6, 192]
-    assert type(model.preprocessor_).__name__ == "PatchNormalizer" and not model.preprocessor_.remove_mean
+    assert [name for name, _ in model.preprocessor_.steps] == ["normalize", "zca"]   # the 'edges' preset
+    assert model.settings.output_activation == "identity" and model.settings.epsilon == 0.1
     summary = json.loads((output / "summary.json").read_text())
-    assert summary["data"]["source"] == "sample" and summary["data"]["patches"] == 300
+    assert summary["data"]["source"] == "photos" and summary["data"]["patches"] == 300
     assert summary["result"]["n_iter"] <= 3
     assert 0 < summary["result"]["mean_hidden_activation"][0] < 1
     assert summary["settings"] == model.settings.to_dict()
@@ -58,8 +60,19 @@ def test_default_source_end_to_end(tmp_path, capsys):
     assert "final cost" in printed and "mean hidden act" in printed and str(output) in printed
 
 
+def test_preset_spec_is_specs_recipe_on_the_two_photographs():
+    args = build_parser().parse_args(["train", "--preset", "spec", "--quiet"])
+    settings, source = preset_settings(args)
+    assert source == ("sample", None)
+    assert settings == PatchSettings()   # the library's defaults, nothing of the command's own
+    edges, source = preset_settings(build_parser().parse_args(["train", "--quiet"]))
+    assert source == ("photos", None) and edges == PatchSettings.preset("whitened")
+    assert preset_settings(build_parser().parse_args(["train", "--normalization", "spec", "--quiet"]))[1] == \
+        ("photos", None)
+
+
 def test_defaults_match_the_spec():
-    args = build_parser().parse_args(["train", "--quiet"])
+    args = build_parser().parse_args(["train", "--preset", "spec", "--quiet"])
     settings = patch_settings(args)
     assert settings == PatchSettings()   # the library's defaults, nothing of the command's own
     assert (settings.num_patches, settings.patch_size, settings.hidden, settings.sparsity_param,
@@ -152,7 +165,8 @@ def test_stacked_hidden_sizes(tmp_path):
     (["--rho", "1.5"], "--rho must be in the open interval (0, 1), got 1.5"),
     (["--beta", "-1"], "--beta must be a finite number >= 0, got -1.0"),
     (["--epsilon", "nan"], "--epsilon"),
-    (["--patch-size", "500", "--patches", "50"], "patch_size 500 is larger than the images (427x640)"),
+    (["--patch-size", "500", "--patches", "50"], "patch_size 500 is larger than the images (32x32)"),
+    (["--preset", "spec", "--patch-size", "500", "--patches", "50"], "patch_size 500 is larger than the images (427x640)"),
     (["--patch-size", "500"], "10000 patches of 500x500x3 values"),
     (["--patches", "1000000000000"], "ask for fewer patches"),
     (["--hidden", "100000000"], "choose smaller hidden layers"),

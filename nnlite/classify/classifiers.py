@@ -9,12 +9,17 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from ..data.dataset import as_float
+from .l2svm import L2SVM
 
-__all__ = ["CLASSIFIER_NAMES", "CLASSIFIER_DEFAULTS", "check_classifier_name", "make_classifier",
+__all__ = ["CLASSIFIER_NAMES", "CLASSIFIER_DEFAULTS", "C_SELECTABLE", "DEFAULT_CLASSIFIERS", "check_classifier_name", "make_classifier",
            "raw_features"]
 
 #: Classifier names understood by :func:`make_classifier`, in table order.
-CLASSIFIER_NAMES = ("logistic", "linear_svm", "knn", "random_forest")
+CLASSIFIER_NAMES = ("logistic", "linear_svm", "knn", "random_forest", "l2svm")
+#: The classifiers of a study unless told otherwise ('l2svm' is the large-feature variant of 'linear_svm').
+DEFAULT_CLASSIFIERS = CLASSIFIER_NAMES[:4]
+#: Linear classifiers whose C ``select_C`` chooses on a validation split (:class:`ValidatedLinear`).
+C_SELECTABLE = ("logistic", "linear_svm", "l2svm")
 
 #: Each classifier's parameters where they differ from scikit-learn's defaults.
 CLASSIFIER_DEFAULTS = {
@@ -22,6 +27,7 @@ CLASSIFIER_DEFAULTS = {
     "linear_svm": {"C": 0.01, "max_iter": 5000},
     "knn": {"n_neighbors": 10},
     "random_forest": {"n_estimators": 200, "n_jobs": -1},
+    "l2svm": {"C": 0.01, "max_iter": 500},
 }
 
 
@@ -37,9 +43,12 @@ def make_classifier(name, random_state=None, **params):
 
     Parameters
     ----------
-    name : {'logistic', 'linear_svm', 'knn', 'random_forest'}
-        Logistic regression, linear SVM and k-NN are pipelines
-        ``StandardScaler -> model``; the random forest takes raw features.
+    name : {'logistic', 'linear_svm', 'knn', 'random_forest', 'l2svm'}
+        Logistic regression, linear SVM (liblinear's, or ``'l2svm'``: the
+        same squared-hinge objective for all classes at once by L-BFGS,
+        :class:`~nnlite.classify.l2svm.L2SVM`, faster on large dense
+        features) and k-NN are pipelines ``StandardScaler -> model``; the
+        random forest takes raw features.
     random_state : int, optional
         Seeds the models that draw random numbers.
     **params
@@ -58,6 +67,8 @@ def make_classifier(name, random_state=None, **params):
         return make_pipeline(StandardScaler(), LinearSVC(random_state=random_state, **options))
     if name == "knn":
         return make_pipeline(StandardScaler(), KNeighborsClassifier(**options))
+    if name == "l2svm":
+        return make_pipeline(StandardScaler(), L2SVM(random_state=random_state, **options))
     return RandomForestClassifier(random_state=random_state, **options)
 
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..patch_model import PatchSettings
 from ..validation import check_int, is_integer
-from .classifiers import CLASSIFIER_NAMES, check_classifier_name
+from ..encoders import ENCODERS
+from .classifiers import CLASSIFIER_NAMES, DEFAULT_CLASSIFIERS, check_classifier_name
 
 __all__ = ["ClassificationSettings", "FEATURE_LAYERS", "POOLINGS"]
 
@@ -60,9 +61,21 @@ class ClassificationSettings:
     feature_dtype : {'float32', 'float64'}
     random_state : int or None
         Seeds the classifiers (the autoencoders have their own seed).
+    encoding : {'activation', 'soft-threshold', 'triangle'}
+        The encoder at feature time (:mod:`nnlite.encoders`): the
+        autoencoder's own activations, or a soft threshold / triangle
+        encoding of its first layer's unit-norm weights.
+    alpha : float or 'auto'
+        The soft threshold ('auto': half the median response on the
+        training images).
+    select_C : bool
+        Choose C of 'logistic', 'linear_svm' and 'l2svm' from a small grid
+        on a stratified 20 % validation split of the training images
+        (:class:`~nnlite.classify.tuning.ValidatedLinear`); the chosen C
+        and the grid's scores are reported.
     """
 
-    classifiers: tuple = CLASSIFIER_NAMES
+    classifiers: tuple = DEFAULT_CLASSIFIERS
     raw_pixels: bool = True
     architectures: tuple = (PatchSettings(),)
     feature_layers: tuple = ("middle",)
@@ -74,6 +87,9 @@ class ClassificationSettings:
     memory_limit: int = 256 * 2**20
     feature_dtype: str = "float32"
     random_state: Optional[int] = 0
+    encoding: str = "activation"
+    alpha: object = "auto"
+    select_C: bool = False
 
     def __post_init__(self):
         for name in ("classifiers", "architectures", "feature_layers", "strides"):
@@ -94,7 +110,13 @@ class ClassificationSettings:
                                  f"choose from {', '.join(CLASSIFIER_NAMES)}")
             if not isinstance(params, dict):
                 raise ValueError(f"classifier_options[{name!r}] must be a dict of parameters, got {params!r}")
-        for name in ("raw_pixels", "use_folds"):
+        if self.encoding not in ENCODERS:
+            raise ValueError(f"encoding must be one of {', '.join(ENCODERS)}, got {self.encoding!r}")
+        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
+            if isinstance(self.alpha, (bool, np.bool_)) or not isinstance(self.alpha, (int, float)) \
+                    or not self.alpha >= 0:
+                raise ValueError(f"alpha must be 'auto' or a number >= 0, got {self.alpha!r}")
+        for name in ("raw_pixels", "use_folds", "select_C"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for settings in self.architectures:

@@ -56,9 +56,10 @@ def _preset_help(what, field, text=None):
 def add_data_arguments(parser):
     """SOURCE PATH and the data group (--split, --limit, --cache-dir, --image-size); returns the group."""
     parser.add_argument("source", nargs="?", metavar="SOURCE",
-                        help="data source: sample (default), stl10, cifar10, folder or pickle")
+                        help="data source: photos, sample, stl10, cifar10, folder or pickle (default: "
+                             "photos for nnlite train, sample for --preset spec)")
     parser.add_argument("path", nargs="?", metavar="PATH",
-                        help="folder or file of the source (every source but 'sample' needs one)")
+                        help="folder or file of the source (every source but 'sample' and 'photos' needs one)")
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", metavar="SOURCE", help="same as the SOURCE positional")
     data.add_argument("--data", metavar="PATH", help="same as the PATH positional")
@@ -245,19 +246,23 @@ def parse_image_size(text):
     return size
 
 
-def resolve_source(args):
-    """(source, path) from the positionals or their ``--dataset/--data`` synonyms."""
+#: Sources that are bundled with the installed libraries and take no path.
+BUNDLED_SOURCES = ("sample", "photos")
+
+
+def resolve_source(args, default="sample"):
+    """(source, path) from the positionals or their ``--dataset/--data`` synonyms (``default`` when none)."""
     source, path = args.source, args.path
     for flag, given, positional in (("--dataset", args.dataset, source), ("--data", args.data, path)):
         if given is not None and positional is not None and given != positional:
             raise ValueError(f"{flag} {given!r} contradicts the positional argument {positional!r}")
-    source = source or args.dataset or "sample"
+    source = source or args.dataset or default
     path = path or args.data
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
-    if source == "sample" and path is not None:
-        raise ValueError(f"the 'sample' source takes no path, got {path!r}")
-    if source != "sample" and path is None:
+    if source in BUNDLED_SOURCES and path is not None:
+        raise ValueError(f"the {source!r} source takes no path, got {path!r}")
+    if source not in BUNDLED_SOURCES and path is None:
         raise ValueError(f"the {source!r} source needs a path: nnlite {args.command} {source} PATH")
     return source, path
 

@@ -19,7 +19,7 @@ from ..display import display_layer, plot_loss_curve
 from ..distributed import client_context
 from ..patch_model import PatchModel
 from ..staging import StagedOutputs
-from .options import (EXIT_STATUS, INTERRUPTED, add_data_arguments, add_model_arguments, add_output_arguments,
+from .options import (DEFAULTS, EXIT_STATUS, INTERRUPTED, add_data_arguments, add_model_arguments, add_output_arguments,
                       check_output_folder, load_images, patch_settings, progress_printer,
                       resolve_source)
 
@@ -27,8 +27,16 @@ DESCRIPTION = """\
 Train a sparse autoencoder on random patches of images and save the model, a
 picture of its filters, the loss curve and a summary.
 
-Data: `nnlite train` alone uses the two photos bundled with scikit-learn (no
-download).  Name another source and its path as two positional arguments:
+Recipes (--preset): `nnlite train` alone is the 'edges' recipe: the photographs
+bundled with scikit-learn and matplotlib, scaled by 1/2, 1/4 and 1/8 and cut into
+32x32 tiles (source 'photos'), mean-removed and ZCA-whitened patches (epsilon 0.1)
+and a linear decoder (rho 0.035, lambda 3e-3, beta 5): its filters are oriented
+edges and colour-opponent transitions.  `nnlite train --preset spec` is SPEC's
+exact recipe: scikit-learn's two photographs at full resolution (source
+'sample'), SPEC's normalisation, sigmoid decoder, rho 0.01, lambda 1e-4, beta 3.
+A named source or an explicit --normalization overrides the preset's.
+
+Data: name another source and its path as two positional arguments:
 
   nnlite train stl10 DIR      STL-10 binary folder (stl10_binary/), e.g. --split unlabeled
   nnlite train cifar10 DIR    CIFAR-10 python batches (cifar-10-batches-py/)
@@ -43,7 +51,7 @@ examples:
   nnlite train folder ../shared/data/cifar10-jpeg/train --limit 5000 --cache-dir ~/.cache/nnlite
   nnlite train stl10 data/stl10_binary --split unlabeled --patches 100000 --hidden 400
   nnlite train --hidden 200,50,200 --iterations 200
-  nnlite train --normalization zca      (linear decoder, rho 0.035, lambda 3e-3, beta 5)
+  nnlite train --preset spec            (SPEC's recipe on the two full-size photographs)
 
 Ctrl-C while the autoencoder trains stops it and keeps the best parameters so far:
 every output is written (summary.json says "interrupted": true), then the exit
@@ -51,6 +59,11 @@ status is 130.  Ctrl-C before training ends otherwise (loading, sampling, the gr
 pretraining of a stacked model, whose partial stack is not the model asked for)
 writes nothing and leaves --output as it was, also with status 130.
 """ + EXIT_STATUS
+
+#: ``--preset`` -> the source used when none is named, and the normalisation (with its
+#: preset's rho, lambda, beta and decoder, see PatchSettings.from_options) unless --normalization is given.
+PRESETS = {"edges": {"source": "photos", "normalization": "zca"},
+           "spec": {"source": "sample", "normalization": "spec"}}
 
 #: The files ``nnlite train`` writes into ``--output``.
 OUTPUT_FILES = ("model.npz", "filters.png", "patches.png", "loss_curve.png", "summary.json")
@@ -62,12 +75,29 @@ def add_parser(subparsers):
         "train", help="train a sparse autoencoder on image patches (the main job)",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arguments(parser)
-    add_model_arguments(parser)
+    groups = add_model_arguments(parser)
+    groups["patches"].add_argument(
+        "--preset", default="edges", choices=tuple(PRESETS),
+        help="edges: the bundled photographs as a pyramid of 32x32 tiles, zca; spec: "
+             "SPEC's recipe on the two full-size photographs (see above) (default: edges)")
+    parser.set_defaults(normalization=None)
+    for action in parser._actions:
+        if action.dest == "normalization":
+            action.help = action.help.replace(f"(default: {DEFAULTS.normalization})", "(default: the --preset's)")
     add_output_arguments(parser, "nnlite-out",
                          help="folder for model.npz, filters.png, patches.png, loss_curve.png and "
                               "summary.json (default: ./nnlite-out)")
     parser.set_defaults(func=run)
     return parser
+
+
+def preset_settings(args):
+    """The model's settings and the ``(source, path)`` of the flags, unset ones from ``--preset``."""
+    preset = PRESETS[args.preset]
+    if args.normalization is None:
+        args.normalization = preset["normalization"]
+    settings = patch_settings(args, args.hidden[0] if args.hidden else None)
+    return settings, resolve_source(args, default=preset["source"])
 
 
 def run(args):
@@ -85,8 +115,7 @@ def _run(args):
     if args.hidden and len(args.hidden) > 1:
         raise ValueError(f"nnlite train trains one model: give --hidden once, got {args.hidden} "
                          f"(nnlite classify compares several)")
-    settings = patch_settings(args, args.hidden[0] if args.hidden else None)
-    source, path = resolve_source(args)
+    settings, (source, path) = preset_settings(args)
     folder = check_output_folder(args.output, files=OUTPUT_FILES)
     PatchModel(settings).check_memory()
     progress = progress_printer(args)
