@@ -120,7 +120,8 @@ def _write_outputs(study, result, folders, outcome):
         write_generated(folders["generated"], study.name)
         return
     if study.figures is not None:
-        outcome["figures"] += study.figures(result, folders["figures"])
+        outcome["study_figures"][study.name] = study.figures(result, folders["figures"])
+        outcome["figures"] += outcome["study_figures"][study.name]
     write_generated(folders["generated"], study.name, study.macros(result) if study.macros else {},
                     study.tables(result) if study.tables else None)
 
@@ -196,8 +197,9 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
     -------
     dict
         ``results`` (name -> result dict or None), ``ran`` / ``skipped``
-        (names), ``seconds`` (name -> seconds of this run), ``figures``,
-        ``pdf`` (path or None).
+        (names), ``seconds`` (name -> seconds of this run), ``figures``
+        (every path), ``study_figures`` (name -> its paths), ``pdf`` (path
+        or None).
     """
     say = progress or (lambda line: None)
     chosen = _select(studies, registry)
@@ -211,7 +213,8 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
     evaluate = (classification_hook(images, dataset.labels, shape, quick=quick, random_state=random_state)
                 if any(study.needs_evaluate for study in chosen) else None)
     protocol_used = evaluate.protocol if evaluate is not None else None
-    outcome = {"results": {}, "ran": [], "skipped": [], "seconds": {}, "figures": [], "pdf": None}
+    outcome = {"results": {}, "ran": [], "skipped": [], "seconds": {}, "figures": [], "study_figures": {},
+               "pdf": None}
     chosen_names = [study.name for study in chosen]
     for study in registry:
         target = os.path.join(folders["results"], f"{study.name}.json")
