@@ -271,7 +271,8 @@ def _save(path, document, arrays):
     payload = dict(arrays, metadata=np.array(json.dumps(document, sort_keys=True)))
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=os.path.basename(path) + ".partial-", suffix=".npz", dir=folder)
+    handle, temporary = tempfile.mkstemp(prefix=os.path.basename(path) + ".partial-", suffix=".npz",
+                                         dir=folder)
     os.close(handle)
     try:
         np.savez(temporary, **payload)

@@ -62,7 +62,8 @@ def test_classifier_options_are_checked_before_any_work(images, options, message
     lines = []
     data = (images[0], images[1])
     with pytest.raises(ValueError, match=message):
-        run_classification(data, data, ClassificationSettings(classifier_options=options), progress=lines.append)
+        run_classification(data, data, ClassificationSettings(classifier_options=options),
+                           progress=lines.append)
     assert lines == []
 
 
@@ -216,14 +217,15 @@ def test_peak_resident_memory_is_known_and_grows():
 
 
 def test_classifiers_fitted_by_column_blocks_give_the_pipeline_figures(monkeypatch):
-    """The study's low-memory fit (scaler by column blocks, scaling in place) equals ``pipeline.fit`` bit for bit."""
+    """The study's low-memory fit (scaler by column blocks, in place) equals ``pipeline.fit`` bit for bit."""
     from sklearn.base import clone
 
     from nnlite.classify import make_classifier
     from nnlite.classify import study
 
     rng = np.random.default_rng(3)
-    X = (rng.standard_normal((300, 50)) * rng.uniform(0.1, 20, 50) + rng.uniform(-3, 3, 50)).astype(np.float32)
+    X = rng.standard_normal((300, 50)) * rng.uniform(0.1, 20, 50) + rng.uniform(-3, 3, 50)
+    X = X.astype(np.float32)
     X[:, 7] = 1.5  # a constant column
     y = np.arange(300) % 3
     monkeypatch.setattr(study, "SCALER_BLOCK_BYTES", 300 * 21 * 7)  # blocks of 7 columns

@@ -106,7 +106,7 @@ def bad_input_results(workspace):
 
 @pytest.mark.parametrize("case", sorted(bad_input_cases(pathlib.Path("."))))
 def test_bad_input_is_one_error_line_before_any_work(workspace, bad_input_results, case):
-    """Status 2, one line naming the input, no traceback, and nothing else printed: no loading, no training."""
+    """Status 2, one line naming the input, no traceback, nothing else printed (no loading, no training)."""
     _, command, fragment = bad_input_cases(workspace)[case]
     status, _, err = bad_input_results[case]
     assert_one_error_line(status, err, command, fragment)

@@ -62,7 +62,7 @@ def describe_os_error(error):
 
 
 def main(argv=None):
-    """Entry point of the ``nnlite`` console script; returns the exit status (0, 2 or 130; see the module notes)."""
+    """Entry point of the ``nnlite`` console script; returns the exit status (0, 2 or 130: see above)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

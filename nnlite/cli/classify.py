@@ -18,10 +18,11 @@ from ..classify import ClassificationSettings, ResultTable, run_classification, 
 from ..classify.study import check_classifier_options
 from ..distributed import client_context
 from ..memory import format_bytes, peak_resident_memory
+from ..encoders import ENCODERS
 from ..patch_model import PatchModel
 from ..staging import StagedOutputs
-from .options import (EXIT_STATUS, add_data_arguments, add_model_arguments, add_output_arguments, check_output_file,
-                      check_output_folder, library_error, load_images, parse_classifier_options,
+from .options import (EXIT_STATUS, add_data_arguments, add_model_arguments, add_output_arguments,
+                      check_output_file, check_output_folder, library_error, load_images, parse_classifier_options,
                       parse_feature_layers, parse_holdout, parse_strides, patch_settings,
                       progress_printer, resolve_source, split_list)
 
@@ -48,7 +49,7 @@ those asked for): nothing is written, the exit status is 130.
 """ + EXIT_STATUS
 
 #: ClassificationSettings field -> the flag that sets it.
-FLAGS = {"classifiers": "--classifiers", "classifier_options": "--set", "pool_grid": "--pool-grid",
+FLAGS = {"encoding": "--encoder", "alpha": "--alpha", "classifiers": "--classifiers", "classifier_options": "--set", "pool_grid": "--pool-grid",
          "pooling": "--pooling", "memory_limit": "--memory-limit", "stride": "--strides",
          "feature_layers": "--feature-layer"}
 
@@ -91,10 +92,21 @@ def add_parser(subparsers):
     features.add_argument("--pool-grid", type=int, default=2, metavar="K",
                           help="pool over K x K regions of the image (default: 2, quadrants)")
     features.add_argument("--classifiers", default="logistic,linear_svm,knn,random_forest", metavar="LIST",
-                          help="comma list of logistic, linear_svm, knn, random_forest "
+                          help="comma list of logistic, linear_svm, knn, random_forest, l2svm "
                                "(default: logistic,linear_svm,knn,random_forest)")
     features.add_argument("--set", action="append", default=[], metavar="NAME.PARAM=VALUE",
                           help="classifier parameter, e.g. --set logistic.C=0.01 (repeatable)")
+    features.add_argument("--encoder", default="activation", choices=ENCODERS,
+                          help="encoder at feature time: the autoencoder's own activation, or on its "
+                               "first layer's unit-norm weights w the soft threshold max(0, w.x - alpha) "
+                               "and max(0, -w.x - alpha) (Coates & Ng 2011) or the triangle encoding "
+                               "(default: activation)")
+    features.add_argument("--alpha", default="auto", metavar="A",
+                          help="soft threshold; auto: half the median |w.x| on the training images "
+                               "(default: auto)")
+    features.add_argument("--select-c", action="store_true",
+                          help="choose C of logistic, linear_svm and l2svm from a small grid on a 20%% "
+                               "validation split of the training images (reported in the table)")
     features.add_argument("--no-raw", action="store_true", help="skip the raw-pixel baseline")
     features.add_argument("--memory-limit", type=float, default=256, metavar="MIB",
                           help="working memory per chunk of feature extraction (default: 256 MiB)")
@@ -103,6 +115,16 @@ def add_parser(subparsers):
     output.add_argument("--json", metavar="PATH", help="write every figure of the run as JSON")
     parser.set_defaults(func=run)
     return parser
+
+
+def parse_alpha(text):
+    """``'auto'`` stays, ``'0.25'`` -> 0.25 (the library checks the range)."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--alpha takes 'auto' or a number, got {text!r}") from None
 
 
 def classification_settings(args):
@@ -114,7 +136,8 @@ def classification_settings(args):
         feature_layers=tuple(parse_feature_layers(args.feature_layer)),
         strides=tuple(parse_strides(args.strides)), pooling=args.pooling, pool_grid=args.pool_grid,
         classifier_options=parse_classifier_options(args.set), use_folds=not args.no_folds,
-        memory_limit=int(args.memory_limit * 2**20), random_state=args.seed)
+        memory_limit=int(args.memory_limit * 2**20), random_state=args.seed, encoding=args.encoder,
+        alpha=parse_alpha(args.alpha), select_C=args.select_c)
     try:
         settings.validate()
     except ValueError as error:
@@ -220,7 +243,7 @@ def _run(args):
 
 
 def write_outputs(folder, json_path, table, data=None):
-    """``--output`` files (:meth:`ResultTable.save`) and ``--json``, all or none; returns the paths written."""
+    """``--output`` files (:meth:`ResultTable.save`) and ``--json``, all or none; the paths the paths written."""
     written = []
     with StagedOutputs() as staged:
         if folder is not None:

@@ -19,8 +19,8 @@ from ..display import display_layer, plot_loss_curve
 from ..distributed import client_context
 from ..patch_model import PatchModel
 from ..staging import StagedOutputs
-from .options import (DEFAULTS, EXIT_STATUS, INTERRUPTED, add_data_arguments, add_model_arguments, add_output_arguments,
-                      check_output_folder, load_images, patch_settings, progress_printer,
+from .options import (DEFAULTS, EXIT_STATUS, INTERRUPTED, add_data_arguments, add_model_arguments,
+                      add_output_arguments, check_output_folder, load_images, patch_settings, progress_printer,
                       resolve_source)
 
 DESCRIPTION = """\
@@ -125,7 +125,8 @@ def _run(args):
         model = PatchModel(settings).fit(dataset.images, dataset.image_shape, progress=progress)
     except KeyboardInterrupt as error:
         during = f" ({error})" if str(error) else ""
-        raise KeyboardInterrupt(f"before a model was trained{during}; nothing was written to {folder}") from None
+        raise KeyboardInterrupt(f"before a model was trained{during}; nothing was written to "
+                                f"{folder}") from None
     data = {"source": source, "path": path, "split": args.split, "name": dataset.name,
             "n_images": len(dataset), "image_shape": list(dataset.image_shape),
             "patches": model.summary_["n_patches"], "patch_size": settings.patch_size,
@@ -153,8 +154,9 @@ def write_outputs(folder, model, data, started):
     settings, result = model.settings, model.summary_
     with StagedOutputs() as staged:
         model.save(staged.path(files["model.npz"]), data=data)
-        display_layer(model.pixel_filters(), staged.path(files["filters.png"]), image_shape=model.patch_shape_)
-        display_layer(model.example_patches_, staged.path(files["patches.png"]), image_shape=model.patch_shape_)
+        shape = model.patch_shape_
+        display_layer(model.pixel_filters(), staged.path(files["filters.png"]), image_shape=shape)
+        display_layer(model.example_patches_, staged.path(files["patches.png"]), image_shape=shape)
         plot_loss_curve(model.encoder_.loss_curve_, staged.path(files["loss_curve.png"]),
                         time_curve=model.encoder_.time_curve_,
                         title=f"nnlite train: {data['name']}, {data['patches']} patches")
