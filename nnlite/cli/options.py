@@ -13,13 +13,13 @@ import json
 import os
 import re
 import sys
-import tempfile
 
 from ..classify import FEATURE_LAYERS
 from ..data import SOURCES, load_dataset
 from ..patch_settings import (DTYPES, HIDDEN_ACTIVATIONS, NORMALIZATIONS, OPTIMIZERS, OUTPUT_ACTIVATIONS,
                               PatchSettings)
 from ..staging import check_destination
+from ..validation import check_writable_folder
 
 #: The library defaults the flags show and use.
 DEFAULTS = PatchSettings()
@@ -355,13 +355,7 @@ def _check_writable(path, flag, folder):
     if not os.path.isdir(existing):
         why = "is a file" if os.path.exists(existing) else "does not exist"
         raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} {why}")
-    try:  # a real probe: os.access says yes to root on a read-only filesystem
-        handle, probe = tempfile.mkstemp(prefix=".nnlite-probe-", dir=existing)
-        os.close(handle)
-        os.remove(probe)
-    except OSError as error:
-        raise ValueError(f"{flag} {path!r} cannot be written: {existing!r} refuses new files "
-                         f"({error.strerror or error}); choose another folder") from None
+    check_writable_folder(existing, flag, create=False)  # a real probe, not os.access (root, read-only disks)
     return target
 
 
