@@ -40,6 +40,8 @@ MODEL_FEATURES = (4, "sum")
 CLASSIFIERS = ("logistic", "knn", "random_forest")
 #: Classifier parameters that differ from nnlite.classify's defaults (time: 2 cores).
 CLASSIFIER_OPTIONS = {"random_forest": {"n_estimators": 100}}
+#: Quick mode: fewer iterations and trees (a few hundred images, minutes in all).
+QUICK_CLASSIFIER_OPTIONS = {"logistic": {"max_iter": 100}, "random_forest": {"n_estimators": 30}}
 #: (training images, scored hold-out images) of the comparison and of the sweep, full mode.
 FULL_SIZES = {"models": (4000, 4000), "strides": (1500, 1500)}
 #: The same in quick mode.
@@ -108,8 +110,9 @@ def run_classification_study(images, image_shape, labels=None, base=None, classi
     pool, holdout = split["train"], split["holdout"]
     n_train, n_test = sizes["models"]
     train, test = _subset(pool, n_train, random_state), _subset(holdout, n_test, random_state)
+    options = QUICK_CLASSIFIER_OPTIONS if quick else CLASSIFIER_OPTIONS
     common = {"use_folds": False, "pool_grid": POOL_GRID, "random_state": int(random_state),
-              "classifier_options": CLASSIFIER_OPTIONS}
+              "classifier_options": options}
     stride, pooling = MODEL_FEATURES
     settings = ClassificationSettings(classifiers=tuple(classifiers or CLASSIFIERS), raw_pixels=True,
                                       architectures=(base,), strides=(stride,), pooling=pooling, **common)
@@ -134,8 +137,8 @@ def run_classification_study(images, image_shape, labels=None, base=None, classi
                              n_test_models=sizes["models"][1], n_train_strides=len(train),
                              n_test_strides=len(test), model_stride=stride, model_pooling=MODEL_FEATURES[1],
                              pool_grid=POOL_GRID),
-            "base": base.to_dict(), "classifier_options": CLASSIFIER_OPTIONS,
-            "classifier_parameters": {name: dict(CLASSIFIER_DEFAULTS[name], **CLASSIFIER_OPTIONS.get(name, {}))
+            "base": base.to_dict(), "classifier_options": options,
+            "classifier_parameters": {name: dict(CLASSIFIER_DEFAULTS[name], **options.get(name, {}))
                                       for name in settings_models.classifiers},
             "autoencoder": {"training_time": float(model.training_time_),
                             "final_cost": float(summary["final_cost"]), "n_iter": int(summary["n_iter"])},
