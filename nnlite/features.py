@@ -241,10 +241,12 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
             check_is_fitted(self.preprocessor)
         check_encoder(self.encoding)
         check_non_negative(self.progress_interval, "progress_interval")
-        if self.encoding != "activation" and self.layer not in (None, "first", 1):
+        self.layers_ = resolve_layers(self.layer, len(network.layers) - 1)
+        if self.encoding != "activation" and self.layer is not None and self.layers_ != [1]:
             raise ValueError(f"encoding {self.encoding!r} uses the first layer's weights; layer must be None, "
                              f"'first' or 1, got {self.layer!r}")
-        self.layers_ = [1] if self.encoding != "activation" else resolve_layers(self.layer, len(network.layers) - 1)
+        if self.encoding != "activation":
+            self.layers_ = [1]
         self.network_ = _encoder_copy(network, max(self.layers_), self.backend, self.dtype)
         self.image_shape_ = shape
         self.grid_ = grid

@@ -22,10 +22,11 @@ from ..data.shapes import resolve_image_shape
 from ..features import resolve_layers
 from ..patch_model import PatchModel
 from ..validation import check_random_state
-from .classifiers import make_classifier, raw_features
+from .classifiers import C_SELECTABLE, make_classifier, raw_features
 from .results import ResultTable
 from .settings import ClassificationSettings
 from .splits import check_test_classes
+from .tuning import ValidatedLinear
 
 __all__ = ["check_classifier_options", "run_classification"]
 
@@ -163,11 +164,13 @@ class _Study:
         for position, classifier in enumerate(classifiers):
             options = self.settings.classifier_options.get(classifier, {})
             runs = [("all", None)] + [(f"fold {k}", fold) for k, fold in enumerate(self.folds or [])]
-            scores, fit_times, predict_times = [], [], []
+            scores, fit_times, predict_times, chosen = [], [], [], None
             for number, (label, index) in enumerate(runs):
                 last = disposable and position == len(classifiers) - 1 and number == len(runs) - 1
-                model = make_classifier(classifier, int(self.rng.integers(2**31 - 1)), **options)
+                model = self._classifier(classifier, options)
                 features = train_features if index is None else train_features[index]
+                size = y_train.size if index is None else index.size
+                self.say(f"  {name} / {classifier}: fitting on {label} ({size} images, {n_features} features) ...")
                 start = time.perf_counter()
                 _fit(model, features, y_train if index is None else y_train[index], index is not None or last)
                 fit_times.append(time.perf_counter() - start)
@@ -176,19 +179,29 @@ class _Study:
                 start = time.perf_counter()
                 scores.append(float(np.mean(model.predict(test_features) == y_test)))
                 predict_times.append(time.perf_counter() - start)
+                if isinstance(model, ValidatedLinear) and index is None:
+                    chosen = {"C": model.C_, "C_grid": {str(C): score for C, score in model.grid_scores_.items()}}
                 del model
-                size = y_train.size if index is None else index.size
                 self.say(f"  {name} / {classifier} trained on {label} ({size} images): accuracy "
                          f"{scores[-1]:.4f} (fit {fit_times[-1]:.1f} s, predict {predict_times[-1]:.1f} s)")
-            self.table.add(features=name, classifier=classifier, train_on="all", accuracy=scores[0],
+            shown = classifier if chosen is None else f"{classifier} C={chosen['C']:g}"
+            self.table.add(features=name, classifier=shown, train_on="all", accuracy=scores[0],
                            n_features=n_features, fit_time=fit_times[0], predict_time=predict_times[0],
-                           **info)
+                           **info, **(chosen or {}))
             if len(scores) > 1:
                 folds = scores[1:]
                 self.table.add(features=name, classifier=classifier, train_on=f"{len(folds)} folds",
                                accuracy=float(np.mean(folds)), accuracy_sd=float(np.std(folds)),
                                fold_accuracies=folds, n_features=n_features, fit_time=sum(fit_times[1:]),
                                predict_time=sum(predict_times[1:]), **info)
+
+    def _classifier(self, classifier, options):
+        """A fresh classifier; with ``select_C`` a linear one chooses its C on a validation split."""
+        seed = int(self.rng.integers(2**31 - 1))
+        if self.settings.select_C and classifier in C_SELECTABLE:
+            options = {key: value for key, value in options.items() if key != "C"}
+            return ValidatedLinear(classifier, random_state=seed, progress=self.progress, **options)
+        return make_classifier(classifier, seed, **options)
 
     def raw_pixels(self):
         """Classify the pixels themselves (scaled to [0, 1])."""
@@ -230,17 +243,19 @@ class _Study:
         for choice in choices:
             for stride in settings.strides:
                 name = model.feature_name(choice if n_hidden > 1 else None, stride, settings.pooling,
-                                          settings.pool_grid)
+                                          settings.pool_grid, settings.encoding)
                 extractor = model.features(stride=stride, pooling=settings.pooling,
                                            pool_grid=settings.pool_grid, layer=choice,
                                            memory_limit=settings.memory_limit, dtype=settings.feature_dtype,
-                                           image_shape=self.train.image_shape)
+                                           image_shape=self.train.image_shape, encoding=settings.encoding,
+                                           alpha=settings.alpha, progress=self.progress)
                 start = time.perf_counter()
                 train_x = extractor.fit_transform(self.train.images)
                 test_x = extractor.transform(self.test.images)
                 seconds = time.perf_counter() - start
                 self.timing(f"features {name}", seconds)
                 info = {"kind": "autoencoder", "hidden": model.hidden, "layer": str(choice),
+                        "encoding": settings.encoding, "alpha": extractor.alpha_,
                         "stride": int(stride), "pooling": settings.pooling,
                         "pool_grid": int(settings.pool_grid) if settings.pooling != "none" else None,
                         "extraction_time": seconds, "training_time": model.training_time_}
