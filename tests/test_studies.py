@@ -295,7 +295,7 @@ def test_classification_study(labelled, tmp_path):
         ["classification_models.png", "classification_models.pdf", "classification_strides.png",
          "classification_strides.pdf"])
     macros = classification.macros_classification(result)
-    assert macros["ClassificationHoldout"] == "18" and "Learned features beat raw pixels" in \
+    assert macros["ClassificationHoldout"] == "18" and "per classifier: logistic regression" in \
         macros["ClassificationSentence"]
     tables = classification.tables_classification(result)
     assert len(tables["ClassificationTable"][1]) == 2 and len(tables["ClassificationStrideTable"][1]) == 4
@@ -305,3 +305,26 @@ def test_classification_study(labelled, tmp_path):
 def test_classification_study_needs_labels(images):
     with pytest.raises(ValueError, match="needs labels"):
         classification.run_classification_study(images, SHAPE, None, base=TINY)
+
+
+def test_classification_conclusion_weighs_the_noise():
+    """A gap counts only beyond two binomial standard errors of the difference."""
+    assert np.isclose(classification.two_standard_errors(0.5, 0.5, 10000), 2 * np.sqrt(0.5 / 10000))
+
+    def result(raw, learned, n_test):
+        rows = [{"classifier": "logistic", "kind": "raw", "accuracy": raw},
+                {"classifier": "logistic", "kind": "autoencoder", "accuracy": learned}]
+        strides = [{"stride": s, "pooling": p, "accuracy": 0.4, "n_features": 10} for s in (1, 2) for p in ("none", "sum")]
+        return {"protocol": {"n_test_models": n_test, "n_holdout": n_test, "n_train_models": 10, "n_train_strides": 10,
+                             "n_test_strides": n_test, "n_train_pool": 10, "model_stride": 4, "pool_grid": 2},
+                "models": rows, "strides": strides, "base": {"hidden": [8], "num_patches": 100},
+                "autoencoder": {"n_iter": 1, "training_time": 1.0}, "classifier_options": {}}
+
+    clear = classification.macros_classification(result(0.30, 0.40, 10000))["ClassificationSentence"]
+    assert "beyond two standard errors" in clear and "beats the best raw-pixel one" in clear
+    noisy = classification.macros_classification(result(0.30, 0.31, 100))["ClassificationSentence"]
+    assert "within two standard errors" in noisy and "for 0 of the 1 classifiers" in noisy
+    worse = classification.macros_classification(result(0.40, 0.30, 10000))["ClassificationSentence"]
+    assert "raw-pixel classifier beats" in worse
+    flat = classification.macros_classification(result(0.3, 0.4, 100))["ClassificationStrideSentence"]
+    assert "no stride or pooling is distinguishable" in flat

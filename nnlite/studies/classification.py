@@ -26,7 +26,7 @@ from .evaluation import labelled_dataset, report_split
 from .latex import Tex
 
 __all__ = ["CLASSIFIERS", "STRIDES", "POOLINGS", "run_classification_study", "figures_classification",
-           "macros_classification", "tables_classification"]
+           "macros_classification", "tables_classification", "two_standard_errors"]
 
 #: Strides of the sweep.
 STRIDES = (1, 2, 4, 8)
@@ -220,19 +220,44 @@ def tables_classification(result):
     return {"ClassificationTable": models, "ClassificationStrideTable": (header, stride_rows)}
 
 
+def two_standard_errors(first, second, n_test):
+    """Two standard errors of the difference of two accuracies measured on ``n_test`` images each."""
+    return 2.0 * float(np.sqrt((first * (1 - first) + second * (1 - second)) / max(int(n_test), 1)))
+
+
+def _versus(label, raw, learned, n_test):
+    """One classifier's raw -> learned change, with whether it exceeds two standard errors."""
+    change, noise = 100 * (learned - raw), 100 * two_standard_errors(raw, learned, n_test)
+    verdict = "beyond" if abs(change) > noise else "within"
+    return (f"{label} {100 * raw:.1f}\\% $\\to$ {100 * learned:.1f}\\% ({change:+.1f} points, {verdict} "
+            f"two standard errors, {noise:.1f})")
+
+
 def macros_classification(result):
-    """Numbers and the generated conclusions: name -> text."""
+    """Numbers and the generated conclusions: name -> text.
+
+    A change counts as real only beyond two binomial standard errors of the
+    difference on the scored images.
+    """
     protocol, comparison = result["protocol"], _comparison(result)
+    n_test = min(protocol["n_test_models"], protocol["n_holdout"])
     best_raw = max(comparison, key=lambda name: comparison[name].get("raw", -1))
     best_learned = max(comparison, key=lambda name: comparison[name].get("learned", -1))
     raw, learned = comparison[best_raw]["raw"], comparison[best_learned]["learned"]
-    wins = sum(values.get("learned", 0) > values.get("raw", 1) for values in comparison.values())
-    sentence = (f"The best classifier on raw pixels ({CLASSIFIER_LABELS.get(best_raw, best_raw)}) reaches "
-                f"{100 * raw:.1f}\\%; on the learned features the best "
-                f"({CLASSIFIER_LABELS.get(best_learned, best_learned)}) reaches {100 * learned:.1f}\\%. "
-                f"Learned features beat raw pixels for {wins} of the {len(comparison)} classifiers"
-                + (": self-taught features help here." if learned > raw else
-                   ": in this run they do not beat the best raw-pixel classifier."))
+    changes = "; ".join(_versus(CLASSIFIER_LABELS.get(name, name), values["raw"], values["learned"], n_test)
+                        for name, values in comparison.items() if "raw" in values and "learned" in values)
+    wins = sum(values.get("learned", 0) - values.get("raw", 1)
+               > two_standard_errors(values.get("raw", 0), values.get("learned", 0), n_test)
+               for values in comparison.values())
+    margin, noise = learned - raw, two_standard_errors(raw, learned, n_test)
+    verdict = ("the best learned-feature classifier beats the best raw-pixel one" if margin > noise else
+               "the best learned-feature and raw-pixel classifiers are within two standard errors"
+               if abs(margin) <= noise else "the best raw-pixel classifier beats the best learned-feature one")
+    sentence = (f"Raw pixels against learned features, per classifier: {changes}.  Learned features are "
+                f"better beyond the noise for {wins} of the {len(comparison)} classifiers.  The best on raw "
+                f"pixels ({CLASSIFIER_LABELS.get(best_raw, best_raw)}) reaches {100 * raw:.1f}\\%, the best on "
+                f"learned features ({CLASSIFIER_LABELS.get(best_learned, best_learned)}) {100 * learned:.1f}\\%: "
+                f"{verdict}.")
     sweeps = {pooling: _sweep(result, pooling) for pooling in POOLINGS}
     parts = []
     for pooling in POOLINGS:
@@ -243,7 +268,14 @@ def macros_classification(result):
     strides, none_accuracy, _ = sweeps["none"]
     pooled_better = sum(p > n for p, n in zip(sweeps["sum"][1], none_accuracy))
     joined = "; ".join(parts)
-    stride_sentence = (joined[:1].upper() + joined[1:] + f"; pooling is better at {pooled_better} of {len(strides)} strides.")
+    every = [value for pooling in POOLINGS for value in sweeps[pooling][1]]
+    spread = 100 * (max(every) - min(every))
+    noise = 100 * two_standard_errors(max(every), max(every), protocol["n_test_strides"])
+    stride_sentence = (joined[:1].upper() + joined[1:] + f"; pooling is better at {pooled_better} of {len(strides)} "
+                       f"strides.  All {len(every)} accuracies lie within {spread:.1f} points; two standard errors "
+                       f"of a difference on {protocol['n_test_strides']:,} images are {noise:.1f} points, so "
+                       + ("only differences larger than that are real." if spread > noise else
+                          "no stride or pooling is distinguishable from another here."))
     return {"ClassificationSentence": Tex(sentence), "ClassificationStrideSentence": Tex(stride_sentence),
             "ClassificationTrain": f"{protocol['n_train_models']:,}",
             "ClassificationTest": f"{protocol['n_test_models']:,}",
