@@ -55,6 +55,7 @@ def test_quiet_silences_the_progress(tmp_path, capsys):
     (["--encoder", "kmeans"], "invalid choice"),
     (["--alpha", "big"], "--alpha takes 'auto' or a number"),
     (["--alpha", "-1"], "--alpha must be 'auto' or a number >= 0"),
+    (["--classifiers", "l2svm", "--set", "l2svm.C=-1"], "'C' parameter of L2SVM must be a float"),
 ])
 def test_bad_encoder_options(tmp_path, capsys, argv, message):
     root = _folder(tmp_path / "train")

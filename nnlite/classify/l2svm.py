@@ -15,9 +15,12 @@ is that of :class:`sklearn.svm.LinearSVC` (``loss='squared_hinge'``,
 ``penalty='l2'``, one-vs-rest) with an unpenalised intercept.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval
 
 from ..validation import check_int
 
@@ -70,6 +73,12 @@ class L2SVM(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     n_iter_ : int
     """
+
+    #: Checked by scikit-learn's ``_validate_params`` (``nnlite classify`` checks ``--set`` values up front).
+    _parameter_constraints = {"C": [Interval(Real, 0, None, closed="neither")],
+                              "max_iter": [Interval(Integral, 1, None, closed="left")],
+                              "tol": [Interval(Real, 0, None, closed="left")],
+                              "random_state": ["random_state"]}
 
     def __init__(self, C=1.0, max_iter=500, tol=1e-5, random_state=None):
         self.C = C
