@@ -164,27 +164,38 @@ def _sweep(result, pooling):
 
 
 def figures_classification(result, folder):
-    """Accuracy bars (raw vs learned per classifier) and the stride curves (with / without pooling)."""
+    """Accuracy bars (raw vs learned per classifier) and the stride curves (with / without pooling).
+
+    Error bars: one binomial standard error of the accuracy on the scored images.
+    """
     comparison = _comparison(result)
     names = list(comparison)
     positions = np.arange(len(names))
     figure = new_figure(6.0, 3.2)
     axes = figure.add_subplot(1, 1, 1)
+    n_test = min(result["protocol"]["n_test_models"], result["protocol"]["n_holdout"])
+    top = 0.0
     for offset, (kind, label) in zip((-0.2, 0.2), (("raw", "raw pixels"), ("learned", "learned features"))):
-        values = [100 * comparison[name].get(kind, np.nan) for name in names]
-        bars = axes.bar(positions + offset, values, 0.4, label=label)
-        axes.bar_label(bars, fmt="%.1f", fontsize=7)
+        values = np.array([comparison[name].get(kind, np.nan) for name in names])
+        errors = 100 * np.sqrt(values * (1 - values) / n_test)
+        bars = axes.bar(positions + offset, 100 * values, 0.4, yerr=errors, capsize=3, label=label)
+        axes.bar_label(bars, fmt="%.1f", fontsize=7, padding=6)
+        top = max(top, float(np.nanmax(100 * values)))
     axes.set_xticks(positions, [CLASSIFIER_LABELS.get(name, name) for name in names])
     axes.set_ylabel("hold-out accuracy (%)")
-    axes.legend(fontsize=8, loc="upper left")
+    axes.set_ylim(0, top * 1.25)
+    axes.legend(fontsize=8, loc="upper center", ncol=2)
     axes.grid(True, axis="y", alpha=0.3)
     paths = save_figure(figure, folder, "classification_models")
     figure = new_figure(7.2, 3.0)
     left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    n_sweep = result["protocol"]["n_test_strides"]
     for pooling in POOLINGS:
         strides, accuracy, n_features = _sweep(result, pooling)
         label = "no pooling" if pooling == "none" else f"{pooling} over {POOL_GRID}x{POOL_GRID}"
-        left.plot(strides, [100 * value for value in accuracy], "o-", label=label)
+        values = np.asarray(accuracy, dtype=np.float64)
+        left.errorbar(strides, 100 * values, yerr=100 * np.sqrt(values * (1 - values) / n_sweep), fmt="o-",
+                      capsize=3, label=label)
         right.plot(strides, n_features, "o-", label=label)
     for axes in (left, right):
         axes.set_xscale("log", base=2)
