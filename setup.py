@@ -36,7 +36,9 @@ setup(
         "threadpoolctl>=3",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.6", "nbformat>=5", "ipykernel>=6"],
+        # The test suite also runs the notebook (nbclient) and the Dask cluster tests.
+        "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.6", "nbformat>=5", "ipykernel>=6",
+                 "dask[distributed]>=2023"],
         # Executing notebooks/nnlite_report.ipynb (nnlite report needs only the core dependencies).
         "notebook": ["nbclient>=0.6", "nbformat>=5", "ipykernel>=6"],
         # CuPy wheels are built per CUDA major version; cupy-cuda12x serves CUDA 12.x drivers.
