@@ -47,6 +47,7 @@ def test_every_variant_and_layer_is_measured_and_the_result_is_json(result):
     assert json.loads(json.dumps(result)) == result
     assert [entry["name"] for entry in result["variants"]] == ["pretrained", "uniform", "no-decoder", ONE_LAYER]
     assert result["layers"] == list(LAYERS) and result["one_layer"] == "stage"
+    assert result["mean_patch_error"] > 0
     assert result["protocol"]["n_validation"] == 40 and result["protocol"]["train_limit"] == 80
     for entry in result["variants"]:
         expected = ["first"] if entry["name"] == ONE_LAYER else list(LAYERS)

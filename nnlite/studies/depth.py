@@ -201,7 +201,9 @@ def run_depth(images, image_shape, labels=None, base=None, variants=None, one_la
         accuracy, or None without labels), ``reconstruction_error`` (held-out
         patches), ``training_reconstruction_error``, ``final_cost``,
         ``n_iter``, ``training_time``, ``mean_hidden_activation``, ...),
-        ``layers``, ``protocol`` (split sizes and seeds), ``stride``, ``one_layer``, ``seconds``.
+        ``layers``, ``protocol`` (split sizes and seeds), ``stride``, ``one_layer``,
+        ``mean_patch_error`` (the error of reconstructing every held-out
+        patch by their mean: a stack that reaches it has collapsed), ``seconds``.
     """
     say = progress or (lambda line: None)
     base = default_base(quick) if base is None else base
@@ -229,6 +231,8 @@ def run_depth(images, image_shape, labels=None, base=None, variants=None, one_la
     models = {}
     say(f"depth: pretraining {list(base.hidden)} on {base.num_patches} patches")
     stack = PatchModel(base.replace(finetune_iter=0)).fit(patch_images, image_shape)
+    inputs = stack.preprocessor_.transform(held_out)
+    mean_patch_error = float(0.5 * np.mean(np.sum((inputs - inputs.mean(axis=0)) ** 2, axis=1)))
     for name in names:
         settings = _variant_settings(base, VARIANTS[name][1])
         if settings.finetune_iter == 0:
@@ -258,7 +262,8 @@ def run_depth(images, image_shape, labels=None, base=None, variants=None, one_la
             entry["accuracy"] = _classify(model, train, valid, stride, random_state, say)
         entries.append(entry)
     return {"base": base.to_dict(), "variants": entries, "layers": list(LAYERS), "stride": int(stride),
-            "one_layer": one_layer, "protocol": protocol, "n_eval": int(n_eval), "pretraining_time": float(stack.encoder_.pretraining_time_),
+            "one_layer": one_layer, "protocol": protocol, "n_eval": int(n_eval),
+            "mean_patch_error": mean_patch_error, "pretraining_time": float(stack.encoder_.pretraining_time_),
             "seconds": float(time.perf_counter() - start)}
 
 
@@ -290,6 +295,8 @@ def figures_depth(result, folder):
     right = figure.add_subplot(1, 2, 2)
     right.bar(positions, [entry["reconstruction_error"] for entry in entries], color="tab:gray")
     right.set_xticks(positions, names, rotation=35, ha="right", fontsize=7)
+    right.axhline(result["mean_patch_error"], color="k", linestyle="--", linewidth=1, label="mean patch")
+    right.legend(fontsize=7)
     right.set_ylabel("held-out reconstruction error")
     right.grid(True, axis="y", alpha=0.3)
     return save_figure(figure, folder, "depth")
@@ -335,10 +342,15 @@ def macros_depth(result):
     if best is not None:
         top_layer = max(result["layers"], key=lambda layer: _accuracy(best, layer))
         top = _accuracy(best, top_layer)
-        verdict = "does not hurt" if top >= first - 0.005 else "still hurts"
+        verdict = ("fine-tuning this way does not hurt (within half a point)" if top >= first - 0.005
+                   else "every fine-tuning tried here hurts")
         sentence += (f". The best fine-tuned variant, {best['name']}, reaches {100 * top:.1f}\\% "
-                     f"({top_layer} layer): fine-tuning so {verdict} (within half a point)")
+                     f"({top_layer} layer): {verdict}")
     if ONE_LAYER in entries:
-        sentence += f". One hidden layer: {100 * _accuracy(entries[ONE_LAYER], 'first'):.1f}\\%."
+        sentence += f". One hidden layer: {100 * _accuracy(entries[ONE_LAYER], 'first'):.1f}\\%"
+    if reference["reconstruction_error"] >= 0.95 * result["mean_patch_error"]:
+        sentence += (". The pretrained stack reconstructs no better than the mean patch (it has collapsed), "
+                     "so fine-tuning can lower only the penalties")
+    sentence += "."
     macros["DepthSentence"] = Tex(sentence)
     return macros
