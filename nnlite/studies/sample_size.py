@@ -90,7 +90,7 @@ def figures_sample_size(result, folder):
     """Accuracy (when measured), reconstruction error and training time against patches, log axes."""
     panels = [("training_time", "training time (s)"), ("reconstruction_error", "held-out reconstruction")]
     if any(run["accuracy"] is not None for run in result["runs"]):
-        panels.insert(0, ("accuracy", "test accuracy"))
+        panels.insert(0, ("accuracy", "validation accuracy"))
     figure = new_figure(3.6 * len(panels), 3.2)
     for column, (key, label) in enumerate(panels):
         sizes, means, stds = summarize(result, key)
@@ -126,7 +126,7 @@ def tables_sample_size(result):
 
 def macros_sample_size(result):
     """Numbers and the generated conclusion: name -> text."""
-    sizes, accuracy, _ = summarize(result, "accuracy")
+    sizes, accuracy, spread = summarize(result, "accuracy")
     _, seconds, _ = summarize(result, "training_time")
     macros = {"SampleSizeSeeds": str(len(result["seeds"])),
               "SampleSizeSmallest": f"{sizes[0]:,}", "SampleSizeLargest": f"{sizes[-1]:,}",
@@ -139,7 +139,10 @@ def macros_sample_size(result):
         macros["SampleSizeSentence"] = (
             f"Accuracy is highest with {sizes[best]:,} patches ({100 * accuracy[best]:.1f}\\%) "
             f"against {100 * accuracy[0]:.1f}\\% with {sizes[0]:,}"
-            + (": more patches helped." if accuracy[best] > accuracy[0] else ": more patches did not help."))
+            + (": more patches did not help." if best == 0 else
+               ": more patches helped (by more than one standard deviation over seeds at both sizes)."
+               if accuracy[best] - accuracy[0] > np.nan_to_num(spread[best]) + np.nan_to_num(spread[0]) else
+               ": the gain is within one standard deviation over seeds."))
     else:
         macros["SampleSizeSentence"] = ("No classification accuracy was measured in this run "
                                         "(the data carry no labels or the classifier was not run).")
