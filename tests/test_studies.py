@@ -328,3 +328,10 @@ def test_classification_conclusion_weighs_the_noise():
     assert "raw-pixel classifier beats" in worse
     flat = classification.macros_classification(result(0.3, 0.4, 100))["ClassificationStrideSentence"]
     assert "no stride or pooling is distinguishable" in flat
+
+
+def test_relu_accuracy_sentence_weighs_the_seeds():
+    sigmoid = [{"accuracy": value} for value in (0.40, 0.42, 0.41)]
+    assert "sigmoid features are better" in relu.accuracy_sentence(sigmoid, [{"accuracy": v} for v in (0.35, 0.36, 0.34)])
+    assert "within the spread" in relu.accuracy_sentence(sigmoid, [{"accuracy": v} for v in (0.40, 0.43, 0.41)])
+    assert "No classification accuracy" in relu.accuracy_sentence([{"accuracy": None}], sigmoid)

@@ -170,4 +170,21 @@ def macros_relu(result):
                           "(the two costs differ in their sparsity term).")
     return {"ReluSeeds": str(len(result["seeds"])), "ReluIterations": str(result["base"]["max_iter"]),
             "ReluPatches": f"{int(result['base']['num_patches']):,}",
-            "ReluSentence": Tex(sentence), "ReluReachSentence": Tex(reach_sentence)}
+            "ReluSentence": Tex(sentence), "ReluReachSentence": Tex(reach_sentence),
+            "ReluAccuracySentence": Tex(accuracy_sentence(sigmoid, relu))}
+
+
+def accuracy_sentence(sigmoid, relu):
+    """The accuracy comparison (mean and sd over seeds), or why there is none (LaTeX text)."""
+    values = {name: np.array([run["accuracy"] for run in runs if run.get("accuracy") is not None], dtype=np.float64)
+              for name, runs in (("sigmoid", sigmoid), ("ReLU", relu))}
+    if any(found.size == 0 for found in values.values()):
+        return "No classification accuracy was measured in this run (the data carry no labels)."
+    means = {name: float(found.mean()) for name, found in values.items()}
+    sds = {name: float(found.std(ddof=1)) if found.size > 1 else 0.0 for name, found in values.items()}
+    gap = means["ReLU"] - means["sigmoid"]
+    verdict = ("the difference is within the spread over seeds" if abs(gap) <= sds["ReLU"] + sds["sigmoid"]
+               else "ReLU features are better" if gap > 0 else "sigmoid features are better")
+    return (f"Validation accuracy of the classifier on the features: sigmoid "
+            f"${100 * means['sigmoid']:.1f} \\pm {100 * sds['sigmoid']:.1f}$\\%, ReLU "
+            f"${100 * means['ReLU']:.1f} \\pm {100 * sds['ReLU']:.1f}$\\% (mean $\\pm$ sd over seeds): {verdict}.")
