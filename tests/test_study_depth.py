@@ -125,6 +125,8 @@ def test_default_bases_and_variants_are_valid():
     assert weak.finetune_sparsity_param == (0.035, 0.2, 0.035) and weak.finetune_beta == (5.0, 0.5, 5.0)
     strong = _variant_settings(default_base(True), VARIANTS["strong-first"][1])
     assert strong.finetune_beta == (20.0, 0.5, 20.0) and strong.finetune_decoder_penalty is False
+    bare = _variant_settings(default_base(True), VARIANTS["no-encoder-decay"][1])
+    assert bare.finetune_lambda_ == (0.0, 0.0, 3e-3, 3e-3)
 
 
 def test_one_extraction_split_by_layer_is_each_layer_extracted_alone(data):

@@ -34,7 +34,8 @@ __all__ = ["VARIANTS", "FULL_VARIANTS", "QUICK_VARIANTS", "LAYERS", "run_depth",
 
 #: Fine-tuning variants: name -> (description, changes).  Changes are PatchSettings fields, plus
 #: ``middle_sparsity_param`` / ``middle_beta``: that value on the middle hidden layer, and
-#: ``outer_beta``: that value on the other hidden layers (the base's where not given).
+#: ``outer_beta``: that value on the other hidden layers (the base's where not given), and
+#: ``encoder_lambda_``: that weight decay on the encoder's weights (the base's on the decoder's).
 #: 'pretrained' and 'uniform' are the references.
 VARIANTS = {
     "pretrained": ("pretrained only (no fine-tuning)", {"finetune_iter": 0}),
@@ -51,6 +52,10 @@ VARIANTS = {
     "short-weak-middle-no-decoder": ("20 iterations, middle rho 0.2 beta 0.5, nothing on the decoder",
                                      {"finetune_iter": 20, "middle_sparsity_param": 0.2, "middle_beta": 0.5,
                                       "finetune_decoder_penalty": False}),
+    "no-encoder-decay": ("fine-tuned without weight decay on the encoder's weights",
+                         {"encoder_lambda_": 0.0}),
+    "no-encoder-decay-no-decoder": ("fine-tuned without weight decay, no sparsity past the middle",
+                                    {"encoder_lambda_": 0.0, "finetune_decoder_penalty": False}),
     "strong-first": ("fine-tuned, beta 20 on the outer layers, middle rho 0.2 beta 0.5, nothing on the decoder",
                      {"outer_beta": 20.0, "middle_sparsity_param": 0.2, "middle_beta": 0.5,
                       "finetune_decoder_penalty": False}),
@@ -87,6 +92,10 @@ def _variant_settings(base, changes):
             values = [changes.pop("outer_" + name, getattr(base, name))] * len(base.hidden)
             values[middle] = changes.pop("middle_" + name, getattr(base, name))
             changes["finetune_" + name] = tuple(values)
+    if "encoder_lambda_" in changes:
+        values = [base.lambda_] * (len(base.hidden) + 1)
+        values[:middle + 1] = [changes.pop("encoder_lambda_")] * (middle + 1)
+        changes["finetune_lambda_"] = tuple(values)
     return PatchSettings.from_dict(dict(base.to_dict(), **changes)).validate()
 
 
