@@ -34,6 +34,7 @@ References
 
 import numpy as np
 
+from .backend.numpy_backend import NumpyBackend
 from .folding import fold_preprocessor
 from .validation import check_non_negative
 
@@ -141,23 +142,6 @@ def _triangle_from_responses_(responses, squared_norms):
     return np.maximum(responses, 0, out=responses)
 
 
-def _activate_(name, z):
-    """The hidden activation ``name`` applied in place (numpy)."""
-    if name == "sigmoid":
-        # 1 / (1 + exp(-z)) in place, as the numpy backend computes it (exp(-z) = inf gives 0);
-        # scipy.special.expit is about ten times slower than these vectorised passes
-        with np.errstate(over="ignore"):
-            np.negative(z, out=z)
-            np.exp(z, out=z)
-            z += 1.0
-            np.reciprocal(z, out=z)
-    elif name == "relu":
-        np.maximum(z, 0, out=z)
-    elif name != "identity":
-        raise ValueError(f"unknown activation {name!r}")
-    return z
-
-
 class PatchEncoder:
     """Codes of raw patch rows under one encoder, from one product per chunk.
 
@@ -190,6 +174,7 @@ class PatchEncoder:
         self.alpha = float(check_non_negative(alpha, "alpha"))
         self.activation = activation
         self.dtype = np.dtype(dtype)
+        self._host = NumpyBackend(dtype=self.dtype.name)  # its activations, in cache-sized row blocks
         weights = np.asarray(weights, dtype=np.float64)
         n_units, n_columns = weights.shape
         self.folded = fold_preprocessor(preprocessor, n_columns)
@@ -244,7 +229,7 @@ class PatchEncoder:
     def finish(self, out, target=None):
         """Codes from the product of :meth:`responses` (overwritten where possible), into ``target`` if given."""
         if self.encoder == "activation":
-            return _activate_(self.activation, out)
+            return self._host.activate_(self.activation, out)
         if self.encoder == "soft-threshold":
             if target is None:
                 target = np.empty((out.shape[0], self.width), out.dtype)
