@@ -105,6 +105,17 @@ def test_runner_gives_the_hook_and_the_images_outside_the_splits(tmp_path):
     assert "\\newcommand{\\ProtocolHoldout}{8}" in generated
 
 
+def test_runner_leaves_out_a_stored_result_the_code_cannot_read(dataset, tmp_path):
+    calls, lines = [], []
+    old = Study("fake", counting_study(calls).run, macros=lambda result: {"FakeImages": str(result["n_images"])})
+    run_report(dataset=dataset, output_dir=tmp_path, pdf=False, registry=(old,))
+    newer = Study("fake", old.run, macros=lambda result: {"FakeKey": str(result["a_new_key"])})
+    outcome = run_report(dataset=dataset, output_dir=tmp_path, pdf=False, registry=(newer,), progress=lines.append)
+    assert outcome["skipped"] == ["fake"] and outcome["results"]["fake"] is None
+    assert any("does not fit the current code" in line and "--force" in line for line in lines)
+    assert "\\newcommand" not in (tmp_path / "generated" / "fake.tex").read_text()
+
+
 def test_runner_rejects_unknown_studies(dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown studies"):
         run_report(dataset=dataset, output_dir=tmp_path, studies=["nope"], pdf=False)

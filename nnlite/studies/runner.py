@@ -114,16 +114,30 @@ def build_pdf(folder, name="report.tex", progress=None):
     return os.path.join(folder, os.path.splitext(name)[0] + ".pdf")
 
 
-def _write_outputs(study, result, folders, outcome):
-    """Figures and ``generated/<study>.tex`` of one result (a placeholder when it is None)."""
+def _write_outputs(study, result, folders, outcome, say):
+    """Figures and ``generated/<study>.tex`` of one result (a placeholder when it is None).
+
+    A stored result that the study's current figure or LaTeX code cannot
+    read (written by an older version: a missing key, ...) gets the
+    placeholder too, with a line saying how to run the study again;
+    ``outcome['results'][name]`` becomes None.
+    """
     if result is None:
         write_generated(folders["generated"], study.name)
         return
-    if study.figures is not None:
-        outcome["study_figures"][study.name] = study.figures(result, folders["figures"])
-        outcome["figures"] += outcome["study_figures"][study.name]
-    write_generated(folders["generated"], study.name, study.macros(result) if study.macros else {},
-                    study.tables(result) if study.tables else None)
+    try:
+        paths = study.figures(result, folders["figures"]) if study.figures is not None else []
+        macros = study.macros(result) if study.macros else {}
+        tables = study.tables(result) if study.tables else None
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        say(f"{study.name}: the stored result does not fit the current code ({type(error).__name__}: {error}); "
+            f"left out of the report: run it again with --studies {study.name} --force")
+        outcome["results"][study.name] = None
+        write_generated(folders["generated"], study.name)
+        return
+    outcome["study_figures"][study.name] = paths
+    outcome["figures"] += paths
+    write_generated(folders["generated"], study.name, macros, tables)
 
 
 def report_macros(data_name, quick, n_images, protocol):
@@ -258,7 +272,7 @@ def run_report(source="sample", path=None, output_dir="report-output", quick=Fal
             outcome["ran"].append(study.name)
             outcome["seconds"][study.name] = seconds
         outcome["results"][study.name] = result
-        _write_outputs(study, result, folders, outcome)
+        _write_outputs(study, result, folders, outcome, say)
     write_generated(folders["generated"], "report", report_macros(dataset.name or source, quick, len(dataset),
                                                                   protocol_used))
     if pdf:
