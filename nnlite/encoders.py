@@ -160,6 +160,10 @@ class PatchEncoder:
     alpha : float
         Threshold of 'soft-threshold'.
     dtype : {'float32', 'float64'}
+    fold : bool, default=True
+        Fold the preprocessing's linear part into the weights (fast); False
+        preprocesses every patch first (the reference arithmetic, equal bit
+        for bit to the network applied to preprocessed patches).
 
     Attributes
     ----------
@@ -169,7 +173,7 @@ class PatchEncoder:
     """
 
     def __init__(self, weights, bias, activation, preprocessor, encoder="activation", alpha=0.25,
-                 dtype="float32"):
+                 dtype="float32", fold=True):
         self.encoder = check_encoder(encoder)
         self.alpha = float(check_non_negative(alpha, "alpha"))
         self.activation = activation
@@ -177,7 +181,7 @@ class PatchEncoder:
         self._host = NumpyBackend(dtype=self.dtype.name)  # its activations, in cache-sized row blocks
         weights = np.asarray(weights, dtype=np.float64)
         n_units, n_columns = weights.shape
-        self.folded = fold_preprocessor(preprocessor, n_columns)
+        self.folded = fold_preprocessor(preprocessor, n_columns, fold=fold)
         self.n_units = n_units
         self.width = encoder_width(encoder, n_units)
         if encoder == "activation":
@@ -210,6 +214,15 @@ class PatchEncoder:
         out += self.shift_
         return out
 
+    def _activations(self, patches, out=None):
+        """The 'activation' codes by the numpy backend's ``linear_activate`` (the network's own arithmetic)."""
+        patches = self.folded.elementwise_(patches)
+        if patches.dtype != self.dtype:
+            patches = patches.astype(self.dtype)
+        if out is None:
+            out = np.empty((patches.shape[0], self.width), dtype=self.dtype)
+        return self._host.linear_activate(patches, self.weights_.T, self.shift_, self.activation, out)
+
     def encode(self, patches, out=None, scratch=None):
         """Codes of patch rows (from :meth:`prepare_images`), shape (n, ``width``).
 
@@ -217,8 +230,8 @@ class PatchEncoder:
         copy of the codes).  ``scratch`` (n, product columns), optional:
         where the product goes when it is not ``out``.
         """
-        if self.encoder == "activation" and out is not None:
-            scratch = out
+        if self.encoder == "activation":
+            return self._activations(patches, out=out if out is not None else scratch)
         return self.finish(self.responses(patches, out=scratch), target=out)
 
     @property

@@ -263,8 +263,11 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         first = self.network_.layers[0]
         on_host = getattr(self.network_.backend, "name", "numpy") == "numpy"
         if self.encoding != "activation" or on_host:
+            # float64 activations keep the reference arithmetic (features equal bit for bit to earlier
+            # versions'); float32 and the other encodings fold the preprocessing into the weights.
+            fold = self.network_.dtype != np.float64 or self.encoding != "activation"
             self.patch_encoder_ = PatchEncoder(first.W, first.b, first.activation.name, self.preprocessor,
-                                               self.encoding, alpha=0.0, dtype=self.network_.dtype.name)
+                                               self.encoding, alpha=0.0, dtype=self.network_.dtype.name, fold=fold)
         if self.encoding == "soft-threshold":
             self.alpha_ = self._auto_alpha(X) if isinstance(self.alpha, str) and self.alpha == "auto" \
                 else float(check_non_negative(self.alpha, "alpha (or 'auto')"))

@@ -14,9 +14,8 @@ weights ``W`` becomes ``elementwise(x) @ (A @ W.T) + c @ W.T``: the
 whitening is paid once on the ``D x H`` weights instead of once per patch.
 The result is the same numbers up to rounding.
 
-SPEC's own normalisation (no mean removal) clips each pixel on its own; the
-clipping is applied to whole images before cutting
-(:meth:`FoldedPreprocessor.on_images`), its linear map folds into the weights.
+SPEC's own normalisation (no mean removal) maps each pixel on its own; it is
+applied to whole images before cutting (:meth:`FoldedPreprocessor.on_images`).
 """
 
 import numpy as np
@@ -32,9 +31,9 @@ class FoldedPreprocessor:
 
     Attributes
     ----------
-    image_clip : tuple of ndarray or None
-        Per-channel ``(low, high)`` clip bounds applied to whole images
-        before cutting patches (SPEC's normalisation).
+    image_map : PatchNormalizer or None
+        SPEC's pixel-wise normalisation, applied to whole images before
+        cutting patches (once per pixel instead of once per overlapping patch).
     remove_mean : bool
         ``elementwise`` subtracts each patch's own mean.
     low, high : ndarray of shape (channels,) or None
@@ -48,19 +47,30 @@ class FoldedPreprocessor:
         ``transform`` and the affine part is the identity.
     """
 
-    def __init__(self, image_clip=None, remove_mean=False, low=None, high=None, matrix=None, offset=None,
+    def __init__(self, image_map=None, remove_mean=False, low=None, high=None, matrix=None, offset=None,
                  fallback=None):
-        self.image_clip, self.remove_mean, self.low, self.high = image_clip, remove_mean, low, high
+        self.image_map, self.remove_mean, self.low, self.high = image_map, remove_mean, low, high
         self.matrix, self.offset, self.fallback = matrix, offset, fallback
 
     def on_images(self, images, dtype=np.float64, out=None):
-        """Whole image rows as floats of ``dtype`` (a new array, or ``out``), clipped per channel where SPEC's map clips."""
+        """Whole image rows as floats of ``dtype`` (a new array, or ``out``), SPEC's map applied where it is the step.
+
+        The map is :meth:`PatchNormalizer.transform`'s arithmetic, element by
+        element in the same order (so float64 features equal those of
+        earlier versions bit for bit), with bounds tiled to the row length.
+        """
         if out is None:
             out = np.array(images, dtype=dtype)
         else:
             np.copyto(out, images, casting="unsafe")
-        if self.image_clip is not None:
-            _clip_rows_(out, *self.image_clip)
+        if self.image_map is not None:
+            normalizer = self.image_map
+            repeats = out.shape[1] // len(normalizer.mean_)
+            _clip_rows_(out, normalizer.low_, normalizer.high_)
+            scale, offset = normalizer._mapping(out.dtype)
+            out -= np.tile(normalizer.low_.astype(out.dtype), repeats)
+            out *= np.tile(scale, repeats)
+            out += np.tile(offset, repeats)
         return out
 
     def elementwise_(self, patches):
@@ -125,7 +135,7 @@ def _normalizer_parts(normalizer, n_columns):
     return normalizer.low_.copy(), normalizer.high_.copy(), column_scale, column_offset
 
 
-def fold_preprocessor(preprocessor, n_columns):
+def fold_preprocessor(preprocessor, n_columns, fold=True):
     """Split a fitted preprocessor of patches with ``n_columns`` values into a :class:`FoldedPreprocessor`.
 
     Parameters
@@ -134,6 +144,10 @@ def fold_preprocessor(preprocessor, n_columns):
         Fitted.  Anything else is kept whole (``fallback``): correct, not faster.
     n_columns : int
         ``D = p * p * c``.
+    fold : bool, default=True
+        False keeps every preprocessor but SPEC's pixel-wise map whole
+        (``fallback``): the reference arithmetic, equal bit for bit to
+        preprocessing the patches and then multiplying.
 
     Returns
     -------
@@ -144,8 +158,9 @@ def fold_preprocessor(preprocessor, n_columns):
     steps = [step for _, step in preprocessor.steps] if isinstance(preprocessor, Pipeline) else [preprocessor]
     first = steps[0]
     if isinstance(first, PatchNormalizer) and not first.remove_mean and len(steps) == 1:
-        low, high, column_scale, offset = _normalizer_parts(first, n_columns)
-        return FoldedPreprocessor(image_clip=(low, high), matrix=np.diag(column_scale), offset=offset)
+        return FoldedPreprocessor(image_map=first)
+    if not fold:
+        return FoldedPreprocessor(fallback=preprocessor)
     matrix = offset = low = high = None
     remove_mean = False
     rest = steps
