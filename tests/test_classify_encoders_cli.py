@@ -1,27 +1,19 @@
 """``nnlite classify --encoder/--alpha/--select-c`` end to end on a tiny folder, its progress lines and --quiet."""
 
 import json
-import os
 
 import pytest
-from PIL import Image
 
 from nnlite.cli import main
 
-from conftest import synthetic_images
+from test_classify_cli import write_folder
 
-CLASSES = ("apple", "boat", "cloud")
 FAST = ["--patch-size", "4", "--patches", "300", "--iterations", "10", "--seed", "0", "--no-raw",
         "--normalization", "zca", "--strides", "2", "--pooling", "sum", "--holdout", "15"]
 
 
-def _folder(root, n=60):
-    images, labels = synthetic_images(n, seed=0)
-    for k, (image, label) in enumerate(zip(images, labels)):
-        folder = os.path.join(root, CLASSES[label])
-        os.makedirs(folder, exist_ok=True)
-        Image.fromarray(image.reshape(12, 12, 3)).save(os.path.join(folder, f"{k:03d}.png"))
-    return str(root)
+def _folder(root):
+    return write_folder(root)
 
 
 def test_soft_threshold_with_C_chosen_on_validation(tmp_path, capsys):
