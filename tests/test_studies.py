@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from nnlite.patch_model import PatchModel, PatchSettings
-from nnlite.studies import classification, evaluation, gpu, hyperparameters, latex, pictures, relu, sample_size
+from nnlite.studies import (classification, display, evaluation, gpu, hyperparameters, latex, pictures, relu, runner,
+                            sample_size)
 from nnlite.studies.common import decode_png, encode_png
 
 #: A model small enough to train in a fraction of a second.
@@ -335,3 +336,15 @@ def test_relu_accuracy_sentence_weighs_the_seeds():
     assert "sigmoid features are better" in relu.accuracy_sentence(sigmoid, [{"accuracy": v} for v in (0.35, 0.36, 0.34)])
     assert "within the spread" in relu.accuracy_sentence(sigmoid, [{"accuracy": v} for v in (0.40, 0.43, 0.41)])
     assert "No classification accuracy" in relu.accuracy_sentence([{"accuracy": None}], sigmoid)
+
+
+def test_display_turns_the_report_latex_into_markdown():
+    assert display.plain(r"$\beta$ = $0$ (11\%), $1.2\times10^{-3}$, $38.6 \pm 1.2$") == \
+        "β = 0 (11%), 1.2×10^-3, 38.6 ± 1.2"
+    table = display.markdown_table(["a", latex.Tex(r"b (\%)")], [["x|y", latex.Tex("$1$")]])
+    assert table.splitlines() == ["| a | b (%) |", "|---|---|", "| x/y | 1 |"]
+    study = runner.Study("fake", macros=lambda result: {"FakeSentence": latex.Tex(r"Up by 5\%."), "FakeN": "7"},
+                         tables=lambda result: {"FakeTable": (["n"], [["7"]])})
+    text = display.study_markdown(study, {"n": 7})
+    assert text.startswith("Up by 5%.") and "FakeN = 7" in text and "| n |" in text
+    assert "has not run" in display.study_markdown(study, None)

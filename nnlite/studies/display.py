@@ -10,7 +10,8 @@ import re
 
 __all__ = ["plain", "markdown_table", "study_markdown"]
 
-_REPLACEMENTS = ((r"\%", "%"), (r"\pm", "±"), (r"\times", "×"), (r"\textasciitilde{}", "~"), (r"\_", "_"),
+_REPLACEMENTS = ((r"\%", "%"), (r"\pm", "±"), (r"\times", "×"), (r"\to", "→"), (r"\rho", "ρ"),
+                 (r"\lambda", "λ"), (r"\beta", "β"), (r"\hat", ""), (r"\textasciitilde{}", "~"), (r"\_", "_"),
                  (r"\&", "&"), (r"\#", "#"), (r"\$", "$"), (r"\,", " "), ("--", "–"))
 
 
@@ -70,6 +71,10 @@ def study_markdown(study, result):
     parts = []
     macros = study.macros(result) if study.macros else {}
     parts += [plain(value) for name, value in sorted(macros.items()) if name.endswith("Sentence")]
+    numbers = [f"{name} = {plain(value)}" for name, value in sorted(macros.items())
+               if not name.endswith("Sentence") and len(plain(value)) <= 40]
+    if numbers:
+        parts.append("Numbers of the report: " + "; ".join(numbers) + ".")
     for name, (header, rows) in sorted((study.tables(result) if study.tables else {}).items()):
         parts.append(f"**{name}**\n\n" + markdown_table(header, rows))
     return "\n\n".join(parts) if parts else f"*{study.name}: no table or conclusion.*"
