@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .layer_penalties import layer_regularizers
+from .losses.per_layer import layer_regularizers
 from .layers.dense import Dense
 from .losses.kl_sparsity import KLSparsity
 from .losses.weight_decay import WeightDecay
@@ -56,7 +56,7 @@ def build_autoencoder(visible_size, hidden_size, activation="sigmoid", output_ac
         With parameters all zero; call ``initialize(random_state)``.  Scalar
         settings give SPEC's two regularizers (:class:`WeightDecay`,
         :class:`KLSparsity`); a list gives per-layer ones
-        (:func:`nnlite.layer_penalties.layer_regularizers`).
+        (:func:`nnlite.losses.per_layer.layer_regularizers`).
     """
     sizes = layer_sizes(visible_size, hidden_size)
     names = _activations(activation, output_activation, len(sizes) - 2)

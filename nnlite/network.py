@@ -36,7 +36,7 @@ def acts_on_layer(regularizer, index):
     """Whether an activity penalty acts on hidden layer ``index``.
 
     A regularizer with a ``layers`` attribute other than None (see
-    :mod:`nnlite.layer_penalties`) acts on those layers only; otherwise on
+    :mod:`nnlite.losses.per_layer`) acts on those layers only; otherwise on
     every hidden layer.
     """
     layers = getattr(regularizer, "layers", None)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .autoencoder import build_autoencoder
 from .estimator import SparseAutoencoder
-from .layer_penalties import per_item
+from .losses.per_layer import per_item
 from .layers.activations import get_activation
 from .network import Network
 from .optim import TrainingResult, make_optimizer
@@ -65,7 +65,7 @@ def per_stage(value, n_stages, name, check=None):
     """``value`` (a scalar, or a sequence of ``n_stages``) as a list of one value per stage.
 
     ``check(item, label) -> item`` validates each entry; errors name ``name[i]``
-    (see :func:`nnlite.layer_penalties.per_item`).
+    (see :func:`nnlite.losses.per_layer.per_item`).
     """
     return per_item(value, n_stages, name, check, unit="pretraining stage")
 

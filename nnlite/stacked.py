@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
 from .estimator import SparseAutoencoder, check_data_range
-from .layer_penalties import per_item
+from .losses.per_layer import per_item
 from .model_file import register_model
 from .optim import TrainingResult
 from .pretraining import Stage, encoder_sizes, per_stage, pretrain_stack, stage_settings, unroll

@@ -26,7 +26,7 @@ from nnlite.distributed import (DistributedFeatures, DistributedObjective, activ
                                 distributed_transform, parse_scheduler, require_distributed, shard_bounds,
                                 use_client)
 from nnlite.features import ConvolutionalFeatures
-from nnlite.layer_penalties import LayerSparsity
+from nnlite.losses.per_layer import LayerSparsity
 from nnlite.layers.dense import Dense
 from nnlite.losses.kl_sparsity import KLSparsity
 from nnlite.losses.squared_error import SquaredError
@@ -115,7 +115,7 @@ def test_two_trips_for_one_hidden_layer(client):
 
 
 def test_per_layer_penalties(client):
-    # sparsity on chosen layers only (nnlite.layer_penalties): on the first alone one trip is exact
+    # sparsity on chosen layers only (nnlite.losses.per_layer): on the first alone one trip is exact
     X = _data()
     for layers, trips in (([0], 1), ([1, 2], 2)):
         network = _network([8, 3, 8], "sigmoid")

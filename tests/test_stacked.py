@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from nnlite.estimator import load_model
 from nnlite.gradcheck import check_gradient
-from nnlite.layer_penalties import LayerSparsity, LayerWeightDecay, layer_regularizers
+from nnlite.losses.per_layer import LayerSparsity, LayerWeightDecay, layer_regularizers
 from nnlite.losses import KLSparsity, WeightDecay
 from nnlite.network import Network
 from nnlite.optim import LBFGS

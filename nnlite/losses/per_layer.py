@@ -20,9 +20,9 @@ none), so equal values everywhere cost what SPEC's two regularizers cost.
 
 import numpy as np
 
-from .losses.kl_sparsity import KLSparsity
-from .losses.weight_decay import WeightDecay
-from .validation import check_int, check_non_negative, check_open_unit_interval
+from .kl_sparsity import KLSparsity
+from .weight_decay import WeightDecay
+from ..validation import check_int, check_non_negative, check_open_unit_interval
 
 __all__ = ["LayerSparsity", "LayerWeightDecay", "layer_regularizers", "per_item"]
 
