@@ -21,16 +21,9 @@ ROOT = os.path.dirname(TESTS)
 
 
 @pytest.fixture
-def cm(monkeypatch):
-    """The fake CUDAMat, injected as ``cudamat``, initialised and reset afterwards."""
-    import fake_cudamat as fake
-
-    fake.reset()
-    monkeypatch.setitem(sys.modules, "cudamat", fake)
-    monkeypatch.setitem(_cudamat_array._STATE, "module", None)
-    yield fake
-    _cudamat_array.shutdown()
-    fake.reset()
+def cm(fake_cudamat):
+    """The fake CUDAMat (``conftest.fake_cudamat``), injected as ``cudamat``."""
+    return fake_cudamat
 
 
 @pytest.fixture
