@@ -153,11 +153,14 @@ def new_figure(width, height):
 
 
 def save_figure(figure, folder, name):
-    """Write ``figure`` as ``<folder>/<name>.png`` and ``.pdf``; return both paths."""
+    """Write ``figure`` as ``<folder>/<name>.png`` and ``.pdf``; return both paths.
+
+    The PDF carries no creation date, so redrawing the same result gives the same file.
+    """
     os.makedirs(folder, exist_ok=True)
     paths = []
     for extension in ("png", "pdf"):
         path = os.path.join(os.fspath(folder), f"{name}.{extension}")
-        figure.savefig(path, dpi=150)
+        figure.savefig(path, dpi=150, metadata={"CreationDate": None} if extension == "pdf" else None)
         paths.append(path)
     return paths
