@@ -3,6 +3,9 @@
 A model file is an uncompressed ``.npz`` archive, read with
 ``np.load(allow_pickle=False)`` (loading one never runs code).  It holds a
 JSON document in the 0-d unicode array ``metadata`` and numeric arrays.
+(Over 400 lines on purpose: the format's full documentation below, the
+writer, the reader and the version-1 conversion belong in the one module
+that knows the layout.)
 
 Format version 2 (written by this module)
 -----------------------------------------

@@ -9,6 +9,11 @@
   through :class:`~nnlite.features.ConvolutionalFeatures`, and saves / loads
   everything in one model file (:mod:`nnlite.model_file`).
 
+This file is over 400 lines on purpose: :class:`PatchModel` is one object
+whose methods are the pipeline's steps (fit, memory check, features, filters,
+save, load), and most of its length is their docstrings; splitting it would
+scatter the one home the module exists to be.
+
 Examples
 --------
 >>> import numpy as np

@@ -60,6 +60,16 @@ def test_default_source_end_to_end(tmp_path, capsys):
     assert "final cost" in printed and "mean hidden act" in printed and str(output) in printed
 
 
+def test_a_named_source_takes_the_defaults_classify_uses(tmp_path):
+    # no --preset: 'edges' alone, SPEC's defaults with a named SOURCE (as nnlite classify has)
+    folder = tmp_path / "imgs"
+    args = build_parser().parse_args(["train", "folder", str(folder), "--quiet"])
+    settings, source = preset_settings(args)
+    assert source == ("folder", str(folder)) and settings == PatchSettings.preset("spec")
+    args = build_parser().parse_args(["train", "folder", str(folder), "--preset", "edges", "--quiet"])
+    assert preset_settings(args)[0] == PatchSettings.preset("whitened")
+
+
 def test_preset_spec_is_specs_recipe_on_the_two_photographs():
     args = build_parser().parse_args(["train", "--preset", "spec", "--quiet"])
     settings, source = preset_settings(args)
@@ -101,8 +111,11 @@ def test_help_shows_the_defaults_the_parser_uses(command):
         value = format(action.default, "g") if isinstance(action.default, float) else str(action.default)
         assert value in documented.group(1), (action.option_strings[0], value, documented.group(1))
         checked += 1
-    assert checked >= {"train": 11, "classify": 16}[command]
+    assert checked >= {"train": 10, "classify": 16}[command]   # train's --preset: default None, below
     helps = {action.dest: action.help for action in subparser(command)._actions}
+    if command == "train":   # --preset is resolved from SOURCE: its help says how
+        assert "default: edges when no SOURCE is named; spec with a named SOURCE" in \
+            " ".join(helps["preset"].split())
     spec, zca = PatchSettings.from_options(normalization="spec"), PatchSettings.from_options(normalization="zca")
     for dest, field in (("rho", "sparsity_param"), ("lambda_", "lambda_"), ("beta", "beta"),
                         ("output_activation", "output_activation")):

@@ -12,7 +12,7 @@ import time
 
 from ..data import load_dataset
 from ..studies import STUDY_NAMES, run_report
-from .options import (add_data_arguments, add_output_arguments, check_output_folder, data_options,
+from .options import (EXIT_STATUS, add_data_arguments, add_output_arguments, check_output_folder, data_options,
                       progress_printer, resolve_source, split_list)
 
 DESCRIPTION = """\
@@ -26,7 +26,8 @@ examples:
   nnlite report --quick                                  (bundled photos, a few minutes)
   nnlite report folder ../shared/data/cifar10-jpeg/train --output report-out
   nnlite report folder DIR --studies pictures,relu --force
-Exit status: 0 success, 2 bad input (the message names it), 130 interrupted."""
+A failed PDF build (latexmk) is an 'error:' line with status 2; the results and figures stay.
+""" + EXIT_STATUS
 
 
 def add_parser(subparsers):
@@ -66,8 +67,9 @@ def run(args):
                              studies=studies, progress=progress, random_state=args.seed,
                              pdf=not args.no_pdf)
     except RuntimeError as error:  # latexmk failed: the results and figures are kept
-        print(f"nnlite report: error: {error}", file=sys.stderr)
-        return 1
+        print(f"nnlite report: error: {error} (results and figures are kept in {folder}; "
+              f"fix the TeX installation and rerun: stored studies are reused)", file=sys.stderr)
+        return 2
     for name, seconds in outcome["seconds"].items():
         print(f"{name}: {seconds:.1f} s")
     print(f"ran {len(outcome['ran'])}, reused {len(outcome['skipped'])} stored result(s) "

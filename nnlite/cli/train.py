@@ -34,7 +34,9 @@ and a linear decoder (rho 0.035, lambda 3e-3, beta 5): its filters are oriented
 edges and colour-opponent transitions.  `nnlite train --preset spec` is SPEC's
 exact recipe: scikit-learn's two photographs at full resolution (source
 'sample'), SPEC's normalisation, sigmoid decoder, rho 0.01, lambda 1e-4, beta 3.
-A named source or an explicit --normalization overrides the preset's.
+A named SOURCE without --preset takes the 'spec' defaults, the same as `nnlite
+classify` (so the same flags build the same model in both commands); an explicit
+--normalization overrides the preset's.
 
 Data: name another source and its path as two positional arguments:
 
@@ -77,9 +79,11 @@ def add_parser(subparsers):
     add_data_arguments(parser)
     groups = add_model_arguments(parser)
     groups["patches"].add_argument(
-        "--preset", default="edges", choices=tuple(PRESETS),
+        "--preset", default=None, choices=tuple(PRESETS),
         help="edges: the bundled photographs as a pyramid of 32x32 tiles, zca; spec: "
-             "SPEC's recipe on the two full-size photographs (see above) (default: edges)")
+             "SPEC's recipe on the two full-size photographs (see above) (default: edges "
+             "when no SOURCE is named; spec with a named SOURCE, the defaults nnlite "
+             "classify uses)")
     parser.set_defaults(normalization=None)
     for action in parser._actions:
         if action.dest == "normalization":
@@ -93,7 +97,8 @@ def add_parser(subparsers):
 
 def preset_settings(args):
     """The model's settings and the ``(source, path)`` of the flags, unset ones from ``--preset``."""
-    preset = PRESETS[args.preset]
+    named = args.source is not None or args.dataset is not None
+    preset = PRESETS[args.preset or ("spec" if named else "edges")]
     if args.normalization is None:
         args.normalization = preset["normalization"]
     settings = patch_settings(args, args.hidden[0] if args.hidden else None)
