@@ -15,7 +15,7 @@ from .autoencoder import build_autoencoder
 from . import model_file
 from .exceptions import DataRangeWarning, ModelFileError
 from .model_file import register_model
-from .distributed.objective import DistributedObjective
+from .distributed.objective import objective_on
 from .optim import make_optimizer
 from .validation import check_data, check_hidden_sizes, check_int, check_random_state
 
@@ -173,13 +173,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         check_data_range(X, self.output_activation)
         network = self._build_network(X.shape[1])
         network.initialize(check_random_state(self.random_state))
-        client = getattr(self, "client", None)
-        objective = network.objective(X) if client is None else DistributedObjective(client, network, X)
-        try:
+        with objective_on(network, X, getattr(self, "client", None)) as objective:
             result = self._trainer().minimize(objective, network.theta)
-        finally:
-            if client is not None:
-                objective.close()
         network.set_theta(result.theta)
         self._set_fitted(network, result)
         return self

@@ -24,7 +24,6 @@ Examples
 """
 
 import time
-import warnings
 
 import numpy as np
 
@@ -144,8 +143,8 @@ class PatchModel:
         client : distributed.Client, optional
             Train on this Dask cluster (:mod:`nnlite.distributed`); default:
             the client of an enclosing ``nnlite.distributed.use_client``
-            block, else one process.  One-hidden-layer models only: a stacked
-            model (greedy pretraining) warns and trains in one process.
+            block, else one process.  Stacked models pretrain every stage
+            and fine-tune there too.
 
         Returns
         -------
@@ -167,11 +166,7 @@ class PatchModel:
         patches = preprocessor.fit_transform(raw)
         encoder = self._make_encoder()
         client = client if client is not None else active_client()
-        if client is not None and s.stacked:
-            warnings.warn(f"a stacked model {list(s.hidden)} trains in one process (only one-hidden-layer "
-                          f"models train on a Dask cluster); its features are still extracted there",
-                          stacklevel=2)
-        elif client is not None:
+        if client is not None:
             encoder.set_params(client=client)
             say(f"training on the Dask cluster at {client.scheduler.address}")
         sizes = [patches.shape[1], *s.hidden, patches.shape[1]]
@@ -181,7 +176,7 @@ class PatchModel:
             encoder.fit(patches) if reused is None else encoder.fit(patches, pretrained=reused)
         except ImportError as error:
             raise ValueError(f"backend {s.backend!r} is not available here ({error})") from None
-        if client is not None and not s.stacked:
+        if client is not None:
             encoder.set_params(client=None)  # the fitted model does not keep the connection
         self.encoder_ = encoder
         self.preprocessor_ = preprocessor

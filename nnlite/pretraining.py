@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .autoencoder import build_autoencoder
+from .distributed.objective import objective_on
 from .estimator import SparseAutoencoder
 from .losses.per_layer import per_item
 from .layers.activations import get_activation
@@ -147,7 +148,7 @@ class Stage:
 def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigmoid",
                    sparsity_param=0.01, lambda_=1e-4, beta=3.0, max_iter=400, tol=1e-9,
                    inner_output_activation=None, backend=None, dtype="float64",
-                   random_state=None, verbose=False, optimizer="lbfgs-b"):
+                   random_state=None, verbose=False, optimizer="lbfgs-b", client=None):
     """Greedy layer-wise pretraining of the encoder half of a symmetric stack.
 
     Parameters
@@ -176,6 +177,9 @@ def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigm
         Stage headers and L-BFGS progress on stderr.
     optimizer : {'lbfgs-b', 'lbfgs'}, default='lbfgs-b'
         See :func:`nnlite.optim.make_optimizer`.
+    client : distributed.Client, optional
+        Train every stage on this Dask cluster (:func:`nnlite.distributed.objective_on`:
+        the same cost and gradient as in one process).
 
     Returns
     -------
@@ -207,8 +211,9 @@ def pretrain_stack(X, hidden_size, activation="sigmoid", output_activation="sigm
         if verbose:
             print(f"stage {index + 1}/{len(sizes)}: {network.sizes} ({network.activation_names})",
                   file=sys.stderr, flush=True)
-        result = make_optimizer(optimizer, max_iter=chosen["max_iter"], tol=tol,
-                                verbose=verbose).minimize(network.objective(data), network.theta)
+        with objective_on(network, data, client) as objective:
+            result = make_optimizer(optimizer, max_iter=chosen["max_iter"], tol=tol,
+                                    verbose=verbose).minimize(objective, network.theta)
         if result.interrupted:  # a partial stack has not the requested architecture
             raise KeyboardInterrupt(f"pretraining interrupted in stage {index + 1}")
         network.set_theta(result.theta)

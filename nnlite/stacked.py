@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .autoencoder import build_autoencoder
+from .distributed.objective import objective_on
 from .estimator import SparseAutoencoder, check_data_range
 from .losses.per_layer import per_item
 from .model_file import register_model
@@ -111,6 +112,9 @@ class StackedAutoencoder(SparseAutoencoder):
     finetune_decoder_penalty : bool, default=True
         False: during fine-tuning, no sparsity on the hidden layers past the
         middle one and no weight decay on the decoder's weights.
+    client : distributed.Client, optional
+        Pretrain every stage and fine-tune on this Dask cluster (the same
+        model as in one process; not saved with the model).
 
     Attributes
     ----------
@@ -157,7 +161,7 @@ class StackedAutoencoder(SparseAutoencoder):
                  pretrain=True, tol=1e-9, backend=None, dtype="float64", random_state=None,
                  verbose=False, inner_output_activation=None, optimizer="lbfgs-b",
                  finetune_sparsity_param=None, finetune_lambda_=None, finetune_beta=None,
-                 finetune_decoder_penalty=True):
+                 finetune_decoder_penalty=True, client=None):
         self.hidden_size = hidden_size
         self.activation = activation
         self.output_activation = output_activation
@@ -178,6 +182,7 @@ class StackedAutoencoder(SparseAutoencoder):
         self.finetune_lambda_ = finetune_lambda_
         self.finetune_beta = finetune_beta
         self.finetune_decoder_penalty = finetune_decoder_penalty
+        self.client = client
 
     # ------------------------------------------------------------- building
     def _plan(self):
@@ -256,7 +261,7 @@ class StackedAutoencoder(SparseAutoencoder):
                 lambda_=plan["lambda_"], beta=plan["beta"], max_iter=plan["max_iter"],
                 tol=self.tol, inner_output_activation=self.inner_output_activation,
                 backend=self.backend, dtype=self.dtype, random_state=rng, verbose=self.verbose,
-                optimizer=self.optimizer)
+                optimizer=self.optimizer, client=self.client)
         if self.pretrain:
             network = unroll(stages, backend=self.backend, dtype=self.dtype,
                              **self._finetune_cost(plan))
@@ -269,13 +274,13 @@ class StackedAutoencoder(SparseAutoencoder):
                                                  else float("nan"))
         if self.verbose:
             print(f"fine-tuning {network.sizes}", file=sys.stderr, flush=True)
-        objective = network.objective(X)  # evaluating it overwrites network.theta
-        if self.finetune_iter:
-            result = self._trainer().minimize(objective, network.theta)
-        else:
-            cost = float(objective(network.theta)[0])
-            result = TrainingResult(theta=network.theta.copy(), cost=cost, n_iter=0,
-                                    n_evaluations=1, loss_curve=[cost], time_curve=[0.0])
+        with objective_on(network, X, self.client) as objective:  # evaluating overwrites network.theta
+            if self.finetune_iter:
+                result = self._trainer().minimize(objective, network.theta)
+            else:
+                cost = float(objective(network.theta)[0])
+                result = TrainingResult(theta=network.theta.copy(), cost=cost, n_iter=0,
+                                        n_evaluations=1, loss_curve=[cost], time_curve=[0.0])
         network.set_theta(result.theta)
         self._set_fitted(network, result)
         self.stage_results_ = [stage.summary() for stage in stages]

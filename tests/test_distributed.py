@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 
-from nnlite import SparseAutoencoder
+from nnlite import SparseAutoencoder, StackedAutoencoder
 from nnlite.autoencoder import build_autoencoder
 from nnlite.cli import main
 from nnlite.distributed import (DistributedFeatures, DistributedObjective, active_client, connect,
@@ -192,6 +192,19 @@ def test_estimator_with_a_client(client, tmp_path):
     path = model.save(str(tmp_path / "model.npz"))  # the client is not part of the saved model
     assert "client" not in model.get_state()[0]["params"]
     assert _relative(SparseAutoencoder.load(path).network_.theta, model.network_.theta) == 0
+
+
+def test_stacked_autoencoder_with_a_client(client):
+    # every greedy stage and the fine-tuning on the cluster: the same stack as in one process
+    X = _data(300)
+    options = dict(hidden_size=[6, 3, 6], pretrain_iter=8, finetune_iter=8, sparsity_param=0.1,
+                   lambda_=1e-3, random_state=5)
+    expected = StackedAutoencoder(**options).fit(X)
+    model = StackedAutoencoder(client=client, **options).fit(X)
+    for ours, theirs in zip(model.pretrain_networks_, expected.pretrain_networks_):
+        assert _relative(ours.theta, theirs.theta) <= 1e-10
+    assert _relative(model.network_.theta, expected.network_.theta) <= 1e-10
+    assert model.n_iter_ == expected.n_iter_ and "client" not in model.get_state()[0]["params"]
 
 
 def test_patch_model_in_a_client_block(client):

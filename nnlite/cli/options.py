@@ -132,7 +132,7 @@ def add_model_arguments(parser):
                           help=f"seed of every random step: image subset, hold-out, patches, initial "
                                f"weights, classifiers (default: {d.random_state})")
     training.add_argument("--scheduler", metavar="ADDRESS",
-                          help="train (one-hidden-layer models) and extract features on a Dask cluster: "
+                          help="train (stacked models too) and extract features on a Dask cluster: "
                                "a scheduler address (tcp://host:8786) or local:N for N local worker "
                                "processes; the same model as one process (needs: pip install "
                                "'nnlite[distributed]'; default: one process)")

@@ -18,9 +18,9 @@ See ``docs/distributed.md`` for the cost model and measured figures.
 from .cluster import connect, parse_scheduler, require_distributed
 from .context import active_client, client_context, use_client
 from .extraction import DistributedFeatures, ShippedExtractor, distributed_transform
-from .objective import DistributedObjective, shard_bounds
+from .objective import DistributedObjective, objective_on, shard_bounds
 from .reduction import Reduction
 
 __all__ = ["DistributedFeatures", "DistributedObjective", "Reduction", "ShippedExtractor", "active_client",
-           "client_context", "connect", "distributed_transform", "parse_scheduler", "require_distributed",
+           "client_context", "connect", "distributed_transform", "objective_on", "parse_scheduler", "require_distributed",
            "shard_bounds", "use_client"]

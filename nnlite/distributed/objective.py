@@ -24,6 +24,7 @@ A lost worker: see :mod:`nnlite.distributed.faults` (shards re-sent from the
 client's copy or recomputed from their loader, the evaluation retried).
 """
 
+import contextlib
 import functools
 import itertools
 
@@ -36,6 +37,32 @@ from .faults import Resender, lost_worker_errors
 from .reduction import Reduction
 from .shard import ShardEvaluator, shard_backward, shard_forward, shard_one_trip, shard_size
 from .spec import NetworkSpec
+
+
+@contextlib.contextmanager
+def objective_on(network, data, client=None):
+    """``fun(theta) -> (cost, grad)`` on ``data``: in this process, or sharded on ``client``'s workers.
+
+    Parameters
+    ----------
+    network : Network
+    data : ndarray of shape (n_samples, n_features)
+    client : distributed.Client, optional
+        None: ``network.objective(data)``; else a :class:`DistributedObjective`
+        (the same cost and gradient), whose shards are released on exit.
+
+    Yields
+    ------
+    callable
+    """
+    if client is None:
+        yield network.objective(data)
+        return
+    objective = DistributedObjective(client, network, data)
+    try:
+        yield objective
+    finally:
+        objective.close()
 
 
 def shard_bounds(n_samples, shards):
