@@ -20,8 +20,33 @@ from ..display import tile_grid
 from ..patch_model import PatchModel, PatchSettings
 from ..validation import check_random_state
 
-__all__ = ["DEAD", "SATURATED", "encode_png", "decode_png", "filter_picture", "evaluation_patches",
+__all__ = ["DEAD", "SATURATED", "checkout_file", "encode_png", "decode_png", "filter_picture", "evaluation_patches",
            "unit_statistics", "new_figure", "save_figure", "seed_sequence", "train_variant"]
+
+def checkout_file(*parts):
+    """A file of the source checkout (``checkout_file("report", "report.tex")``).
+
+    Looked for beside the package (a checkout or an editable install), then
+    in the working folder and each folder above it (an installed package run
+    from inside the checkout, e.g. the notebook from ``notebooks/``).
+
+    Returns
+    -------
+    str
+        The first candidate that exists; the first candidate when none does,
+        so that an error names a path.
+    """
+    relative = os.path.join(*parts)
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    candidates, folder = [os.path.join(package_root, relative)], os.path.abspath(os.getcwd())
+    while True:
+        candidates.append(os.path.join(folder, relative))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return next((path for path in candidates if os.path.exists(path)), candidates[0])
+
 
 #: A hidden unit whose mean activation is below this is counted as dead.
 DEAD = 1e-3

@@ -12,16 +12,15 @@ import os
 
 import numpy as np
 
-from .common import new_figure, save_figure
+from .common import checkout_file, new_figure, save_figure
 from .latex import Tex
 
 __all__ = ["default_benchmark", "run_gpu", "figures_gpu", "tables_gpu", "macros_gpu"]
 
 
 def default_benchmark():
-    """``benchmarks/results/bench_backends_gpu.json`` of the source checkout."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(root, "benchmarks", "results", "bench_backends_gpu.json")
+    """``benchmarks/results/bench_backends_gpu.json`` of the source checkout (:func:`checkout_file`)."""
+    return checkout_file("benchmarks", "results", "bench_backends_gpu.json")
 
 
 def run_gpu(images=None, image_shape=None, benchmark=None, quick=False, random_state=0,
@@ -57,7 +56,7 @@ def run_gpu(images=None, image_shape=None, benchmark=None, quick=False, random_s
     with open(benchmark, encoding="utf-8") as handle:
         stored = json.load(handle)
     keys = ("backend", "dtype", "n_samples", "hidden", "seconds")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(default_benchmark())))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(benchmark))))
     inside = os.path.abspath(benchmark).startswith(root + os.sep)
     return {"source": os.path.relpath(benchmark, root) if inside else os.path.abspath(benchmark),
             "machine": stored.get("machine", {}), "notes": list(stored.get("notes", [])),

@@ -22,6 +22,7 @@ import time
 
 from ..data import load_dataset
 from . import classification, depth, gpu, hyperparameters, pictures, relu, sample_size
+from .common import checkout_file
 from .evaluation import classification_hook
 from .latex import write_generated
 
@@ -78,9 +79,8 @@ STUDY_NAMES = tuple(study.name for study in REGISTRY)
 
 
 def default_template():
-    """``report/report.tex`` of the source checkout."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                        "report", "report.tex")
+    """``report/report.tex`` of the source checkout (:func:`~nnlite.studies.common.checkout_file`)."""
+    return checkout_file("report", "report.tex")
 
 
 def _write_json(path, content):
