@@ -23,14 +23,46 @@ Examples
 ['a.txt']
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 
-__all__ = ["StagedOutputs", "check_destination"]
+__all__ = ["StagedOutputs", "check_destination", "replaced_file"]
 
 #: Prefix of the hidden folders that hold a run's files until they are moved into place.
 PARTIAL_PREFIX = ".nnlite-partial-"
+
+
+@contextlib.contextmanager
+def replaced_file(path, mode="wb", encoding=None):
+    """One file written all or nothing: a new file beside ``path`` that replaces it on success.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    mode : {'wb', 'w'}
+    encoding : str, optional
+        For text mode.
+
+    Yields
+    ------
+    file object
+        Open for writing.  When the block ends normally the file is closed
+        and moved onto ``path`` (``os.replace``); when it raises, the file is
+        removed and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
+    temporary = f"{path}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(temporary, mode.replace("w", "x"), encoding=encoding) as handle:
+            yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def check_destination(path):

@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 from ..memory import check_array_allocation
+from ..staging import replaced_file
 from ..validation import check_positive_int, check_writable_folder
 from .dataset import Dataset, select_subset
 from .errors import DataError, ImageFileError
@@ -296,14 +297,10 @@ def _write_cache(images_path, meta_path, images, labels, metadata):
     for path, write in ((images_path, lambda handle: np.save(handle, images)),
                         (meta_path, lambda handle: np.savez(
                             handle, labels=labels, metadata=np.array(json.dumps(metadata))))):
-        temporary = f"{path}.{os.getpid()}.tmp"
         try:
-            with open(temporary, "wb") as handle:
+            with replaced_file(path) as handle:
                 write(handle)
-            os.replace(temporary, path)
         except OSError as error:
-            if os.path.exists(temporary):
-                os.remove(temporary)
             raise DataError(f"cannot write the image cache {path!r} ({error.strerror or error}): "
                             f"free some space or choose another cache_dir") from None
 

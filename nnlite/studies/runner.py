@@ -21,6 +21,7 @@ import subprocess
 import time
 
 from ..data import load_dataset
+from ..staging import replaced_file
 from . import classification, depth, gpu, hyperparameters, pictures, relu, sample_size
 from .common import checkout_file
 from .evaluation import classification_hook
@@ -84,10 +85,8 @@ def default_template():
 
 
 def _write_json(path, content):
-    temporary = path + ".partial"
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with replaced_file(path, "w", encoding="utf-8") as handle:
         json.dump(content, handle, indent=1)
-    os.replace(temporary, path)
 
 
 def _read_json(path):
