@@ -6,8 +6,8 @@ preprocessor of :func:`nnlite.preprocessing.make_preprocessor` is
 
     ``preprocess(x) = elementwise(x) @ A + c``
 
-where ``elementwise`` is cheap (removing each patch's own mean and clipping
-to the stored bounds) and ``A`` (``D x D``), ``c`` (``D``) are the linear
+where ``elementwise`` is cheap (removing each patch's own mean, dividing it
+by its contrast where that is asked for, and clipping to the stored bounds) and ``A`` (``D x D``), ``c`` (``D``) are the linear
 part (the per-channel mapping onto ``[0.1, 0.9]``, the ZCA mean and
 matrix).  :func:`fold_preprocessor` returns that split, so a product with
 weights ``W`` becomes ``elementwise(x) @ (A @ W.T) + c @ W.T``: the
@@ -36,6 +36,9 @@ class FoldedPreprocessor:
         cutting patches (once per pixel instead of once per overlapping patch).
     remove_mean : bool
         ``elementwise`` subtracts each patch's own mean.
+    variance_offset : float or None
+        ``elementwise`` then divides each patch by ``sqrt(its variance +
+        variance_offset)`` (contrast normalisation; None: not).
     low, high : ndarray of shape (channels,) or None
         Per-channel clip bounds of ``elementwise`` (None: no clipping).
     matrix : ndarray of shape (D, D) or None
@@ -48,8 +51,9 @@ class FoldedPreprocessor:
     """
 
     def __init__(self, image_map=None, remove_mean=False, low=None, high=None, matrix=None, offset=None,
-                 fallback=None):
+                 fallback=None, variance_offset=None):
         self.image_map, self.remove_mean, self.low, self.high = image_map, remove_mean, low, high
+        self.variance_offset = variance_offset
         self.matrix, self.offset, self.fallback = matrix, offset, fallback
 
     def on_images(self, images, dtype=np.float64, out=None):
@@ -79,6 +83,9 @@ class FoldedPreprocessor:
             return self.fallback.transform(patches)
         if self.remove_mean:
             patches -= patches.mean(axis=1, keepdims=True, dtype=np.float64).astype(patches.dtype)
+        if self.variance_offset is not None:
+            variance = np.einsum("ij,ij->i", patches, patches, dtype=np.float64) / patches.shape[1]
+            patches /= np.sqrt(variance + self.variance_offset).astype(patches.dtype)[:, None]
         if self.low is not None:
             _clip_rows_(patches, self.low, self.high)
         return patches
@@ -161,16 +168,18 @@ def fold_preprocessor(preprocessor, n_columns, fold=True):
         return FoldedPreprocessor(image_map=first)
     if not fold:
         return FoldedPreprocessor(fallback=preprocessor)
-    matrix = offset = low = high = None
+    matrix = offset = low = high = variance_offset = None
     remove_mean = False
     rest = steps
     if isinstance(first, PatchNormalizer) and first.remove_mean:
         low, high, column_scale, offset = _normalizer_parts(first, n_columns)
         matrix, remove_mean, rest = np.diag(column_scale), True, steps[1:]
+        variance_offset = first.variance_offset()
     if len(rest) > 1 or (rest and not isinstance(rest[0], ZCAWhitening)):
         return FoldedPreprocessor(fallback=preprocessor)
     if rest:
         zca = rest[0]
         matrix = zca.whitening_ if matrix is None else matrix @ zca.whitening_
         offset = ((0.0 if offset is None else offset) - zca.mean_) @ zca.whitening_
-    return FoldedPreprocessor(remove_mean=remove_mean, low=low, high=high, matrix=matrix, offset=offset)
+    return FoldedPreprocessor(remove_mean=remove_mean, low=low, high=high, matrix=matrix, offset=offset,
+                              variance_offset=variance_offset)

@@ -162,7 +162,8 @@ class PatchModel:
         say(f"sampling {s.num_patches} patches of {s.patch_size}x{s.patch_size} from "
             f"{images.shape[0]} images of {shape[0]}x{shape[1]}x{shape[2]}")
         raw = self._sample(images, shape)
-        preprocessor = make_preprocessor(s.normalization, epsilon=s.epsilon, channels=shape[2])
+        preprocessor = make_preprocessor(s.normalization, epsilon=s.epsilon, channels=shape[2],
+                                         contrast=s.contrast)
         patches = preprocessor.fit_transform(raw)
         encoder = self._make_encoder()
         client = client if client is not None else active_client()

@@ -15,7 +15,7 @@ import numpy as np
 from .preprocessing import PREPROCESSORS
 from .pretraining import encoder_sizes
 from .stacked import FINETUNE_SETTINGS, finetune_cost
-from .validation import (check_hidden_sizes, check_int, check_non_negative,
+from .validation import (check_hidden_sizes, check_int, check_non_negative, check_positive,
                          check_open_unit_interval, is_integer)
 
 __all__ = ["NORMALIZATIONS", "PRESETS", "PatchSettings"]
@@ -58,6 +58,11 @@ class PatchSettings:
     normalization : {'spec', 'mean-removed', 'zca'}, default='spec'
     epsilon : float, default=0.1
         ZCA regulariser (``'zca'`` only).
+    contrast : float or None, default=None
+        Contrast normalisation of each patch after its mean is removed
+        (``'mean-removed'`` and ``'zca'``): divide by ``sqrt(variance +
+        contrast * mean variance)`` (Coates, Lee & Ng 2011; see
+        :class:`~nnlite.preprocessing.PatchNormalizer`).  None: off.
     sparsity_param, lambda_, beta : float
         ``rho``, weight decay, sparsity weight (SPEC's 0.01, 1e-4, 3).
     activation : {'sigmoid', 'relu'}, default='sigmoid'
@@ -92,6 +97,7 @@ class PatchSettings:
     num_patches: int = 10000
     normalization: str = "spec"
     epsilon: float = 0.1
+    contrast: float = None
     sparsity_param: float = 0.01
     lambda_: float = 1e-4
     beta: float = 3.0
@@ -194,6 +200,11 @@ class PatchSettings:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         check_non_negative(self.epsilon, "epsilon")
+        if self.contrast is not None:
+            check_positive(self.contrast, "contrast")
+            if self.normalization == "spec":
+                raise ValueError("contrast normalisation needs normalization 'mean-removed' or 'zca', "
+                                 "not 'spec'")
         check_open_unit_interval(self.sparsity_param, "sparsity_param")
         check_non_negative(self.lambda_, "lambda_")
         check_non_negative(self.beta, "beta")

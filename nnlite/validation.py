@@ -113,6 +113,14 @@ def check_non_negative(value, name):
     return float(value)
 
 
+def check_positive(value, name):
+    """Return ``value`` as a finite float > 0, else raise ``ValueError``."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not np.isfinite(value) or value <= 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def is_integer(value):
     """True for a Python or numpy integer that is not a ``bool``."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))

@@ -178,6 +178,8 @@ def test_stacked_hidden_sizes(tmp_path):
     (["--rho", "1.5"], "--rho must be in the open interval (0, 1), got 1.5"),
     (["--beta", "-1"], "--beta must be a finite number >= 0, got -1.0"),
     (["--epsilon", "nan"], "--epsilon"),
+    (["--contrast", "0"], "--contrast must be a finite number > 0, got 0.0"),
+    (["--preset", "spec", "--contrast", "0.01"], "contrast normalisation needs normalization 'mean-removed' or 'zca'"),
     (["--patch-size", "500", "--patches", "50"], "patch_size 500 is larger than the images (32x32)"),
     (["--preset", "spec", "--patch-size", "500", "--patches", "50"], "patch_size 500 is larger than the images (427x640)"),
     (["--patch-size", "500"], "10000 patches of 500x500x3 values"),

@@ -69,12 +69,15 @@ def test_patch_encoder_triangle_by_hand():
 # ------------------------------------------------------------- folding
 
 
-@pytest.mark.parametrize("name", ["spec", "mean-removed", "zca"])
-def test_folded_preprocessor_equals_the_preprocessor(name):
+@pytest.mark.parametrize("name, contrast", [("spec", None), ("mean-removed", None), ("zca", None),
+                                            ("mean-removed", 0.01), ("zca", 0.01)])
+def test_folded_preprocessor_equals_the_preprocessor(name, contrast):
     rng = np.random.default_rng(0)
     patches = rng.integers(0, 256, size=(500, 48)).astype(float)
-    preprocessor = make_preprocessor(name, epsilon=0.1).fit(patches)
+    patches[:50] *= rng.uniform(0.05, 1.0, size=(50, 1))  # patches of different contrasts
+    preprocessor = make_preprocessor(name, epsilon=0.1, contrast=contrast).fit(patches)
     folded = fold_preprocessor(preprocessor, 48)
+    assert (folded.variance_offset is None) == (contrast is None)
     new = rng.integers(0, 256, size=(20, 48)).astype(float)
     expected = preprocessor.transform(new)
     got = folded.transform(folded.on_images(new))

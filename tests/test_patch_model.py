@@ -170,6 +170,20 @@ def test_save_load_round_trip(fitted, images, tmp_path):
     assert single.network.dtype == np.float32
 
 
+def test_contrast_normalised_model_round_trip(images, tmp_path):
+    model = PatchModel(normalization="zca", contrast=0.01, **TINY).fit(images)
+    normalizer = model.preprocessor_.named_steps["normalize"]
+    assert normalizer.contrast == 0.01 and normalizer.row_variance_ > 0
+    plain = PatchModel(normalization="zca", **TINY).fit(images)
+    assert not np.allclose(model.encode(images), plain.encode(images))
+    loaded = PatchModel.load(model.save(tmp_path / "contrast.npz"))
+    assert loaded.settings == model.settings and loaded.settings.contrast == 0.01
+    np.testing.assert_array_equal(loaded.encode(images), model.encode(images))
+    for encoding in ("soft-threshold", "triangle"):
+        np.testing.assert_array_equal(loaded.encode(images, encoding=encoding, alpha=0.1),
+                                      model.encode(images, encoding=encoding, alpha=0.1))
+
+
 def test_stacked_round_trip_keeps_describe(images, tmp_path):
     model = PatchModel(hidden=(6, 3, 6), num_patches=300, max_iter=2, normalization="zca").fit(images)
     loaded = PatchModel.load(model.save(tmp_path / "stack.npz"))

@@ -103,6 +103,35 @@ def test_mean_removal_subtracts_each_patch_mean_first(rng):
     np.testing.assert_allclose(scaler.transform(X + 5.0), scaler.transform(X))
 
 
+def test_contrast_normalisation_by_hand():
+    # Two rows of four grey values: centred (-3, -1, 1, 3) with variance 5, and (-1, 1, -1, 1)
+    # with variance 1; mean variance 3, so contrast=1/3 adds 1 to each row's variance.
+    X = np.array([[7.0, 9.0, 11.0, 13.0], [4.0, 6.0, 4.0, 6.0]])
+    scaler = PatchNormalizer(remove_mean=True, channels=1, contrast=1 / 3).fit(X)
+    assert scaler.row_variance_ == pytest.approx(3.0)
+    assert scaler.variance_offset() == pytest.approx(1.0)
+    divided = np.array([[-3.0, -1.0, 1.0, 3.0]]) / np.sqrt(6.0), np.array([[-1.0, 1.0, -1.0, 1.0]]) / np.sqrt(2.0)
+    expected = normalize_data(np.vstack(divided).reshape(2, -1, 1).repeat(3, axis=2).reshape(2, -1))
+    np.testing.assert_allclose(scaler.transform(X), expected[:, ::3])
+    # A patch and the same patch at ten times the contrast become nearly the same row.
+    Y = np.vstack([X[0], 10.0 + 10.0 * (X[0] - 10.0)])
+    out = scaler.transform(Y)
+    assert np.abs(out[0] - out[1]).max() < 0.25 * np.abs(out[1] - out[1].mean()).max()
+    plain = PatchNormalizer(remove_mean=True, channels=1).fit(X).transform(Y)
+    assert np.abs(plain[0] - plain[1]).max() > np.abs(out[0] - out[1]).max()
+
+
+def test_contrast_needs_mean_removal_and_a_positive_value(rng):
+    X = rng.normal(size=(10, 12))
+    with pytest.raises(ValueError, match="remove_mean"):
+        PatchNormalizer(contrast=0.01).fit(X)
+    for bad in (0.0, -1.0, float("nan"), "0.1"):
+        with pytest.raises(ValueError, match="contrast"):
+            PatchNormalizer(remove_mean=True, contrast=bad).fit(X)
+    with pytest.raises(ValueError, match="'spec'"):
+        make_preprocessor("spec", contrast=0.01)
+
+
 def test_grey_channels(rng):
     X = rng.normal(size=(20, 16))
     scaler = PatchNormalizer(channels=1).fit(X)
@@ -142,10 +171,11 @@ def test_zca_bad_input(rng):
         zca.transform(rng.normal(size=(2, 4)))
 
 
-@pytest.mark.parametrize("name", ["spec", "mean-removed", "zca"])
-def test_state_round_trip(name, rng):
+@pytest.mark.parametrize("name, contrast", [("spec", None), ("mean-removed", None), ("zca", None),
+                                            ("zca", 0.01)])
+def test_state_round_trip(name, contrast, rng):
     X = channel_images(rng, n=60, pixels=4)
-    preprocessor = make_preprocessor(name).fit(X)
+    preprocessor = make_preprocessor(name, contrast=contrast).fit(X)
     steps = [step for _, step in preprocessor.steps] if isinstance(preprocessor, Pipeline) else [preprocessor]
     rebuilt = [type(step).from_state(*step.get_state()) for step in steps]
     data = X

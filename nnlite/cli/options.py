@@ -38,7 +38,8 @@ PROGRESS_EVERY = 10
 
 #: PatchSettings field -> the flag that sets it (its ``args`` attribute: the flag in snake case).
 FLAGS = {"hidden": "--hidden", "patch_size": "--patch-size", "num_patches": "--patches",
-         "normalization": "--normalization", "epsilon": "--epsilon", "sparsity_param": "--rho",
+         "normalization": "--normalization", "epsilon": "--epsilon", "contrast": "--contrast",
+         "sparsity_param": "--rho",
          "lambda_": "--lambda", "beta": "--beta", "activation": "--activation",
          "output_activation": "--output-activation", "max_iter": "--iterations",
          "finetune_iter": "--finetune-iterations", "finetune_sparsity_param": "--finetune-rho",
@@ -90,6 +91,9 @@ def add_model_arguments(parser):
                               f"(default: {d.normalization})")
     patches.add_argument("--epsilon", type=float, default=d.epsilon,
                          help=f"ZCA regulariser added to the eigenvalues (default: {d.epsilon:g})")
+    patches.add_argument("--contrast", type=float, metavar="C",
+                         help="contrast-normalise each patch after removing its mean (mean-removed, zca): "
+                              "divide by sqrt(variance + C * mean variance), e.g. 0.01 (default: off)")
     model = parser.add_argument_group("model")
     model.add_argument("--hidden", action="append", metavar="SIZES",
                        help=f"hidden layer size, or a symmetric comma list for a stacked autoencoder, "

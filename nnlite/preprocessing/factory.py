@@ -9,7 +9,7 @@ from .zca import ZCAWhitening
 PREPROCESSORS = ("spec", "mean-removed", "zca")
 
 
-def make_preprocessor(name, epsilon=0.1, channels=3):
+def make_preprocessor(name, epsilon=0.1, channels=3, contrast=None):
     """An unfitted preprocessor by name.
 
     Parameters
@@ -35,16 +35,22 @@ def make_preprocessor(name, epsilon=0.1, channels=3):
     epsilon : float, default=0.1
         ZCA regulariser (``'zca'`` only).
     channels : int, default=3
+    contrast : float or None, default=None
+        Contrast normalisation of each patch (``'mean-removed'`` and
+        ``'zca'``; see :class:`PatchNormalizer`); None: off.
 
     Returns
     -------
     transformer
     """
     if name == "spec":
+        if contrast is not None:
+            raise ValueError("contrast normalisation needs the 'mean-removed' or 'zca' normalization, "
+                             "not 'spec'")
         return PatchNormalizer(remove_mean=False, channels=channels)
     if name == "mean-removed":
-        return PatchNormalizer(remove_mean=True, channels=channels)
+        return PatchNormalizer(remove_mean=True, channels=channels, contrast=contrast)
     if name == "zca":
-        return Pipeline([("normalize", PatchNormalizer(remove_mean=True, channels=channels)),
+        return Pipeline([("normalize", PatchNormalizer(remove_mean=True, channels=channels, contrast=contrast)),
                          ("zca", ZCAWhitening(epsilon=epsilon))])
     raise ValueError(f"unknown normalization {name!r}; choose one of {', '.join(PREPROCESSORS)}")
