@@ -24,6 +24,7 @@ import numpy as np
 
 from .backend import get_backend
 from .layers.base import check_layers
+from .layers.dense import Dense
 from .losses.squared_error import SquaredError
 from .memory import check_allocation
 from .parameters import FlatParameters, ParameterTable, check_vector
@@ -292,19 +293,42 @@ class Network(ShardSums):
             self.backend.store_flat(self._device_grad, self._flat.grad)
         return cost, self._flat.grad.copy()
 
+    def _fused_output(self):
+        """Whether the output layer's forward step, the loss and its backward step can be one backend call.
+
+        True for a :class:`~nnlite.layers.Dense` output layer with Dense's own
+        ``forward`` and ``backward``, no shared parameters, and the
+        :class:`~nnlite.losses.squared_error.SquaredError` loss: then
+        :meth:`~nnlite.backend.base.ArrayBackend.dense_squared_error` does
+        exactly what the three calls would.
+        """
+        layer = self.layers[-1]
+        return (isinstance(layer, Dense) and type(layer).forward is Dense.forward
+                and type(layer).backward is Dense.backward and not self._owners[-1]
+                and type(self.loss) is SquaredError)
+
     def _backprop(self, inputs, targets):
         """Forward and backward pass on backend arrays; fills the device gradient, returns the cost."""
         backend, layers = self.backend, self.layers
         work = self._get_workspace(inputs.shape[0])
         acts, deltas, params, grads = work.activations, work.deltas, self._params, self._grads
         below = [inputs] + acts[:-1]
-        for layer, layer_inputs, layer_params, out in zip(layers, below, params, acts):
-            layer.forward(backend, layer_inputs, layer_params, out)
-        cost = self.loss.value_and_delta(backend, acts[-1], targets, deltas[-1])
-        activity = self._activity_regularizers()
         scale = 1.0 / inputs.shape[0]
         last = len(layers) - 1
-        for index in range(last, -1, -1):
+        fused = self._fused_output()
+        for layer, layer_inputs, layer_params, out in zip(layers[:last] if fused else layers, below, params, acts):
+            layer.forward(backend, layer_inputs, layer_params, out)
+        if fused:
+            # SquaredError.value_and_delta's value, with the output layer's backward step done.
+            output = layers[last]
+            cost = backend.dense_squared_error(
+                output.activation.name, below[last], params[last]["W"], params[last]["b"], targets, acts[last],
+                deltas[last], grads[last]["W"], grads[last]["b"], deltas[last - 1] if last > 0 else None, scale,
+                work.scratch[output.n_out]) * (1.0 / inputs.shape[0])
+        else:
+            cost = self.loss.value_and_delta(backend, acts[-1], targets, deltas[-1])
+        activity = self._activity_regularizers()
+        for index in range(last - 1 if fused else last, -1, -1):
             layer, row = layers[index], None
             if index < last:
                 for regularizer, workspace in zip(activity, work.penalty[index]):

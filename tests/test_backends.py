@@ -191,6 +191,44 @@ def test_numpy_blocked_ops_equal_the_reference_ops(small_blocks, dtype, n_thread
     assert value == pytest.approx(ref_value, rel=rtol)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_numpy_fused_output_step_equals_the_reference_ops(small_blocks, dtype, n_threads):
+    rng = np.random.default_rng(1)
+    args = _op_arguments(rng, dtype)
+    x, w, b, t = (args[key] for key in ("x", "w", "b", "t"))
+    rtol = 1e-13 if dtype == "float64" else 1e-5  # partial sums are added in another order
+    for name in ("sigmoid", "relu", "identity"):
+        for with_delta_in in (False, True):
+            results = []
+            for backend in (NumpyBackend(dtype, n_threads=n_threads), ArrayBackend(dtype)):
+                grads = (np.full(w.shape, np.nan, dtype), np.full(b.shape, np.nan, dtype))
+                delta_in = np.full(x.shape, np.nan, dtype) if with_delta_in else None
+                value = backend.dense_squared_error(name, x.copy(), w.copy(), b.copy(), t.copy(),
+                                                    np.empty_like(t), np.empty_like(t), *grads, delta_in,
+                                                    0.25, np.empty_like(t))
+                results.append((value, grads, delta_in))
+            (value, grads, delta_in), (ref_value, ref_grads, ref_delta_in) = results
+            assert value == pytest.approx(ref_value, rel=rtol)
+            for got, expected in zip(grads + (delta_in,), ref_grads + (ref_delta_in,)):
+                if expected is not None:
+                    scale = float(np.max(np.abs(expected)))
+                    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_network_fused_output_step_gives_the_same_bytes_as_three_calls(small_blocks, monkeypatch, dtype):
+    data = sample_data(n_samples=300)
+    net = build_autoencoder(VISIBLE, [8, 4, 8], backend=NumpyBackend(dtype, n_threads=2))
+    net.initialize(5)
+    assert net._fused_output()
+    fused = net.objective(data)(net.theta.copy())
+    monkeypatch.setattr(type(net), "_fused_output", lambda self: False)
+    separate = net.objective(data)(net.theta.copy())
+    assert np.float64(fused[0]).tobytes() == np.float64(separate[0]).tobytes()
+    assert fused[1].tobytes() == separate[1].tobytes()
+
+
 def test_numpy_sigmoid_saturates_without_warnings(small_blocks):
     backend = NumpyBackend("float64", n_threads=2)
     z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]] * 20)

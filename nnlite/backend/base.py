@@ -208,6 +208,43 @@ class ArrayBackend:
             self.backprop(delta, weights, delta_in)
         return delta_in
 
+    def dense_squared_error(self, name, inputs, weights, bias, targets, outputs, delta, grad_weights,
+                            grad_bias, delta_in, scale, scratch):
+        """An output layer's forward step, the squared error and the layer's backward step in one call.
+
+        The same as :meth:`linear_activate` into ``outputs``, then
+        :meth:`squared_error` into ``delta``, then :meth:`dense_backward`
+        (without a row), which backends may fuse so that the outputs and the
+        delta never go to memory.
+
+        Parameters
+        ----------
+        name : str
+            The layer's activation.
+        inputs : array of shape (n_samples, n_in)
+        weights : array of shape (n_out, n_in)
+        bias : array of shape (n_out,)
+        targets : array of shape (n_samples, n_out)
+        outputs, delta, scratch : arrays of shape (n_samples, n_out)
+            Storage the backend may use; their contents afterwards are unspecified.
+        grad_weights : array of shape (n_out, n_in)
+        grad_bias : array of shape (n_out,)
+        delta_in : array of shape (n_samples, n_in) or None
+            Receives ``dJ/d inputs`` per sample (unless None).
+        scale : float
+            Factor of both gradients (``1 / n_samples`` for a mean).
+
+        Returns
+        -------
+        backend scalar
+            ``0.5 * sum((outputs - targets) ** 2)``, as :meth:`squared_error` returns.
+        """
+        self.linear_activate(inputs, weights, bias, name, outputs)
+        half_sum = self.squared_error(outputs, targets, delta)
+        self.dense_backward(name, inputs, outputs, delta, weights, grad_weights, grad_bias, delta_in,
+                            scale, scratch)
+        return half_sum
+
     # ----------------------------------------------------------------- losses
     def squared_error(self, outputs, targets, delta):
         """Write ``delta = outputs - targets`` and return ``0.5 * sum(delta ** 2)``."""

@@ -15,7 +15,10 @@ only the first pass of a chain touches main memory.  Reductions over samples
 (weight gradients, column sums, the squared error) are sums of per-block
 partial results, added in block order.  :meth:`NumpyBackend.dense_backward`
 does a layer's whole backward step (derivative, both gradients, the delta
-below) block by block, reading the layer's delta from memory once.
+below) block by block, reading the layer's delta from memory once, and
+:meth:`NumpyBackend.dense_squared_error` does the output layer's forward
+step, the squared error and its backward step in one pass over the blocks,
+so the widest arrays (the outputs and their delta) never go to memory.
 
 **Determinism.**  Blocks depend only on the arrays' shapes and dtype, never on
 the thread count, and partial results are combined in a fixed order, so a
@@ -71,16 +74,17 @@ def row_blocks(n_rows, width, itemsize, target_bytes=None):
 _LOCAL = threading.local()
 
 
-def block_scratch(like):
+def block_scratch(like, slot=0):
     """A scratch array shaped like the row block ``like``, private to the calling thread.
 
     It is reused by every block the thread runs, so it stays in that core's
     cache (the caller's full-size scratch array would be written to memory).
+    Different ``slot`` values give different arrays.
     """
     buffers = getattr(_LOCAL, "buffers", None)
     if buffers is None:
         buffers = _LOCAL.buffers = {}
-    key = (like.shape[1:], like.dtype)
+    key = (slot, like.shape[1:], like.dtype)
     buffer = buffers.get(key)
     if buffer is None or buffer.shape[0] < like.shape[0]:
         buffer = buffers[key] = np.empty(like.shape, dtype=like.dtype)
@@ -166,7 +170,8 @@ class NumpyBackend(ArrayBackend):
         self._map_rows(block, inputs, out)
         return out
 
-    def linear_activate(self, inputs, weights, bias, name, out):
+    def _activate_block(self, weights, bias, name):
+        """The function ``(x, o) -> o = f(x @ weights.T + bias)`` on one block of rows."""
         if name == "sigmoid":
             # The product with the negated (small) weight matrix gives -z directly,
             # saving a negation pass over the (large) output: 1 / (1 + exp(-z)).
@@ -184,8 +189,10 @@ class NumpyBackend(ArrayBackend):
                 np.matmul(x, weights.T, out=o)
                 o += bias
                 ArrayBackend.activate_(self, name, o)
+        return block
 
-        self._map_rows(block, inputs, out)
+    def linear_activate(self, inputs, weights, bias, name, out):
+        self._map_rows(self._activate_block(weights, bias, name), inputs, out)
         return out
 
     def weight_grad(self, delta, inputs, out, scale):
@@ -264,6 +271,47 @@ class NumpyBackend(ArrayBackend):
         np.add.reduce(partial_b, axis=0, out=grad_bias)
         grad_bias *= scale
         return delta_in
+
+    def dense_squared_error(self, name, inputs, weights, bias, targets, outputs, delta, grad_weights,
+                            grad_bias, delta_in, scale, scratch):
+        """The output layer's forward step, squared error and backward step, block by block.
+
+        Each block's outputs and delta live only in per-thread block scratch
+        (``outputs``, ``delta`` and ``scratch`` are left untouched), so the
+        widest arrays of the evaluation never go to memory; one pool run does
+        what :meth:`linear_activate`, :meth:`squared_error` and
+        :meth:`dense_backward` do in three, with the same blocks and
+        arithmetic, so the results are the same bytes.
+        """
+        if inputs.ndim != 2:
+            return ArrayBackend.dense_squared_error(self, name, inputs, weights, bias, targets, outputs, delta,
+                                                   grad_weights, grad_bias, delta_in, scale, scratch)
+        arrays = (targets, inputs) if delta_in is None else (targets, inputs, delta_in)
+        blocks = self._blocks(arrays, None)
+        partial_w = np.empty((len(blocks),) + grad_weights.shape, dtype=grad_weights.dtype)
+        partial_b = np.empty((len(blocks),) + grad_bias.shape, dtype=grad_bias.dtype)
+        partial_cost = np.empty((len(blocks), 1), dtype=targets.dtype)
+        ones = np.ones(blocks[0].stop - blocks[0].start, dtype=targets.dtype)
+        activate = self._activate_block(weights, bias, name)
+
+        def block(index, rows):
+            x, t = inputs[rows], targets[rows]
+            o, d = block_scratch(t, "outputs"), block_scratch(t, "delta")
+            activate(x, o)
+            partial_cost[index, 0] = ArrayBackend.squared_error(self, o, t, d)
+            ArrayBackend.mul_derivative_(self, name, o, d, block_scratch(d))
+            np.matmul(d.T, x, out=partial_w[index])
+            np.matmul(ones[:d.shape[0]], d, out=partial_b[index])
+            if delta_in is not None:
+                np.matmul(d, weights, out=delta_in[rows])
+
+        self._for_blocks(blocks, block)
+        total = np.add.reduce(partial_cost, axis=0)
+        np.add.reduce(partial_w, axis=0, out=grad_weights)
+        grad_weights *= scale
+        np.add.reduce(partial_b, axis=0, out=grad_bias)
+        grad_bias *= scale
+        return total[0]
 
     # ----------------------------------------------------------------- losses
     def sum_squares(self, vector):
