@@ -20,7 +20,17 @@ times scipy's L-BFGS-B alone (400 iterations on a quadratic with as many
 parameters as the network) with one BLAS thread and with all, the choice
 ``LBFGS(optimizer_blas_threads=...)`` makes.
 
-Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--train] [--optimizer]``.
+Each timed call starts after a pause of ``--settle`` seconds (default 0.2).
+After every multi-threaded product, OpenBLAS's worker threads busy-wait for
+the next one for about 2**28 cycles (0.1 s here; lowering OpenBLAS's thread
+count does not stop them).  Without the pause a contender would share the
+cores with the previous contender's spinning threads: nnlite's evaluation,
+whose own threads then compete with them, took 35 ms instead of 19 ms that
+way, while a training never meets them (its optimiser's BLAS runs on one
+thread).  The line ``nnlite float64 after a BLAS call`` times that case
+apart: the same evaluation right after a product on BLAS's own threads.
+
+Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--settle 0.2] [--train] [--optimizer]``.
 """
 
 import argparse
@@ -77,6 +87,13 @@ def matmul_floor(data, hidden, dtype):
     return run
 
 
+def blas_call(data, hidden):
+    """One product of the first layer's size on BLAS's own threads (a closure)."""
+    weights = np.random.default_rng(1).standard_normal((hidden, data.shape[1]))
+    out = np.empty((data.shape[0], hidden))
+    return lambda: np.matmul(data, weights.T, out=out)
+
+
 def torch_peer(data, theta, hidden, dtype):
     """PyTorch autograd of the same cost, or None when torch is absent."""
     try:
@@ -104,13 +121,29 @@ def torch_peer(data, theta, hidden, dtype):
     return run
 
 
-def best_times(contenders, repeats):
-    """Interleave the contenders ``repeats`` times; the best time of each in ms."""
+def best_times(contenders, repeats, settle=0.0, preludes=None):
+    """Interleave the contenders ``repeats`` times; the best time of each in ms.
+
+    Parameters
+    ----------
+    contenders : dict of str -> callable
+    repeats : int
+    settle : float
+        Seconds of pause before each timed call, so that the worker threads
+        of the previous call's BLAS (or OpenMP) have stopped spinning.
+    preludes : dict of str -> callable, optional
+        Untimed calls made right before a contender's timed call (after the pause).
+    """
+    preludes = preludes or {}
     best = {name: np.inf for name in contenders}
     for function in contenders.values():
         function()  # warm-up: allocations, thread pools
     for _ in range(repeats):
         for name, function in contenders.items():
+            if settle > 0:
+                time.sleep(settle)
+            if name in preludes:
+                preludes[name]()
             start = time.perf_counter()
             function()
             best[name] = min(best[name], time.perf_counter() - start)
@@ -145,6 +178,8 @@ def main(argv=None):
     parser.add_argument("--visible", type=int, default=192)
     parser.add_argument("--hidden", type=int, default=75)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--settle", type=float, default=0.2,
+                        help="seconds of pause before each timed call (default 0.2; 0: none)")
     parser.add_argument("--train", action="store_true", help="also time a full default training")
     parser.add_argument("--optimizer", action="store_true",
                         help="only time scipy's L-BFGS-B on its own, by BLAS thread setting")
@@ -179,15 +214,20 @@ def main(argv=None):
         peer = torch_peer(data, theta, args.hidden, dtype)
         if peer is not None:
             contenders[f"torch autograd {dtype}"] = peer
+    # The same evaluation right after a product on BLAS's own threads (still spinning then).
+    after_blas = "nnlite float64 after a BLAS call"
+    contenders[after_blas] = contenders["nnlite float64"]
+    preludes = {after_blas: blas_call(data, args.hidden)}
     load_before = load_average()
-    times = best_times(contenders, args.repeats)
+    times = best_times(contenders, args.repeats, settle=args.settle, preludes=preludes)
 
-    print(f"cost+gradient, N={args.n}, V={args.visible}, H={args.hidden}, best of {args.repeats} "
-          f"(threads: {nets['float64'].backend.threads()}; load average {load_before} -> {load_average()})")
+    print(f"cost+gradient, N={args.n}, V={args.visible}, H={args.hidden}, best of {args.repeats}, "
+          f"{args.settle:g} s pause before each (threads: {nets['float64'].backend.threads()}; "
+          f"load average {load_before} -> {load_average()})")
     floor64, plain = times["blas floor float64"], times["plain numpy float64"]
-    print(f"{'contender':26s} {'ms':>8s} {'/blas f64':>10s} {'plain/this':>11s}")
+    print(f"{'contender':34s} {'ms':>8s} {'/blas f64':>10s} {'plain/this':>11s}")
     for name, ms in times.items():
-        print(f"{name:26s} {ms:8.2f} {ms / floor64:10.2f} {plain / ms:11.2f}")
+        print(f"{name:34s} {ms:8.2f} {ms / floor64:10.2f} {plain / ms:11.2f}")
     print(f"nnlite float64 / its BLAS floor: {times['nnlite float64'] / floor64:.2f}x (aim <= 1.3)")
     print(f"nnlite float32 speed-up over plain float64: {plain / times['nnlite float32']:.2f}x (aim >= 2.5)")
     if "torch autograd float32" in times:
