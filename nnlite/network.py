@@ -23,6 +23,7 @@ Backpropagation, with samples as rows (``A_0 = X``, ``A_l = layer_l(A_{l-1})``,
 import numpy as np
 
 from .backend import get_backend
+from .backend.base import DenseStep
 from .layers.base import check_layers
 from .layers.dense import Dense
 from .losses.squared_error import SquaredError
@@ -293,19 +294,39 @@ class Network(ShardSums):
             self.backend.store_flat(self._device_grad, self._flat.grad)
         return cost, self._flat.grad.copy()
 
-    def _fused_output(self):
-        """Whether the output layer's forward step, the loss and its backward step can be one backend call.
+    def _plain_dense(self, index):
+        """Whether layer ``index`` is a Dense layer with Dense's own steps and no shared parameters."""
+        layer = self.layers[index]
+        return (isinstance(layer, Dense) and type(layer).forward is Dense.forward
+                and type(layer).backward is Dense.backward and not self._owners[index])
 
-        True for a :class:`~nnlite.layers.Dense` output layer with Dense's own
-        ``forward`` and ``backward``, no shared parameters, and the
+    def _fused_layers(self):
+        """How many top layers one backend call runs with the loss (0, 1 or 2).
+
+        1 for a plain Dense output layer (:meth:`_plain_dense`) and the
         :class:`~nnlite.losses.squared_error.SquaredError` loss: then
         :meth:`~nnlite.backend.base.ArrayBackend.dense_squared_error` does
-        exactly what the three calls would.
+        exactly what the output layer's forward step, the loss and its
+        backward step would; 2 when the layer below is a plain Dense layer
+        too, whose backward step the call then does as well (its activity row
+        depends only on its activations, known before).
         """
-        layer = self.layers[-1]
-        return (isinstance(layer, Dense) and type(layer).forward is Dense.forward
-                and type(layer).backward is Dense.backward and not self._owners[-1]
-                and type(self.loss) is SquaredError)
+        if type(self.loss) is not SquaredError or not self._plain_dense(-1):
+            return 0
+        return 2 if len(self.layers) > 1 and self._plain_dense(-2) else 1
+
+    def _activity(self, index, activations, work):
+        """The activity penalties of hidden layer ``index``: their values (a list) and their summed row."""
+        penalties, row = [], None
+        for regularizer, workspace in zip(self._activity_regularizers(), work.penalty[index]):
+            if not acts_on_layer(regularizer, index):
+                continue
+            penalty, term = regularizer.activity_term(self.backend, self.layers[index].activation, activations,
+                                                      workspace)
+            penalties.append(penalty)
+            if term is not None:
+                row = term if row is None else self.backend.axpy_(1.0, term, row)
+        return penalties, row
 
     def _backprop(self, inputs, targets):
         """Forward and backward pass on backend arrays; fills the device gradient, returns the cost."""
@@ -315,33 +336,38 @@ class Network(ShardSums):
         below = [inputs] + acts[:-1]
         scale = 1.0 / inputs.shape[0]
         last = len(layers) - 1
-        fused = self._fused_output()
+        fused = self._fused_layers()
         for layer, layer_inputs, layer_params, out in zip(layers[:last] if fused else layers, below, params, acts):
             layer.forward(backend, layer_inputs, layer_params, out)
+        penalties = []
         if fused:
-            # SquaredError.value_and_delta's value, with the output layer's backward step done.
+            step = None
+            if fused == 2:
+                hidden = last - 1
+                penalties, row = self._activity(hidden, acts[hidden], work)
+                step = DenseStep(layers[hidden].activation.name, below[hidden], acts[hidden], deltas[hidden],
+                                 params[hidden]["W"], grads[hidden]["W"], grads[hidden]["b"],
+                                 deltas[hidden - 1] if hidden > 0 else None, scale,
+                                 work.scratch[layers[hidden].n_out], row)
+            # SquaredError.value_and_delta's value, with the backward step(s) done.
             output = layers[last]
             cost = backend.dense_squared_error(
                 output.activation.name, below[last], params[last]["W"], params[last]["b"], targets, acts[last],
                 deltas[last], grads[last]["W"], grads[last]["b"], deltas[last - 1] if last > 0 else None, scale,
-                work.scratch[output.n_out]) * (1.0 / inputs.shape[0])
+                work.scratch[output.n_out], step) * (1.0 / inputs.shape[0])
         else:
             cost = self.loss.value_and_delta(backend, acts[-1], targets, deltas[-1])
-        activity = self._activity_regularizers()
-        for index in range(last - 1 if fused else last, -1, -1):
-            layer, row = layers[index], None
+        for penalty in penalties:
+            cost = cost + penalty
+        for index in range(last - fused, -1, -1):
+            row = None
             if index < last:
-                for regularizer, workspace in zip(activity, work.penalty[index]):
-                    if not acts_on_layer(regularizer, index):
-                        continue
-                    penalty, term = regularizer.activity_term(backend, layer.activation, acts[index],
-                                                              workspace)
+                layer_penalties, row = self._activity(index, acts[index], work)
+                for penalty in layer_penalties:
                     cost = cost + penalty
-                    if term is not None:
-                        row = term if row is None else backend.axpy_(1.0, term, row)
-            layer.backward(backend, below[index], acts[index], deltas[index], params[index], grads[index],
-                           deltas[index - 1] if index > 0 else None, scale, work.scratch[layer.n_out],
-                           row, work.buffers[index])
+            layers[index].backward(backend, below[index], acts[index], deltas[index], params[index], grads[index],
+                                   deltas[index - 1] if index > 0 else None, scale,
+                                   work.scratch[layers[index].n_out], row, work.buffers[index])
         for index, shared in enumerate(self._shared_grads):
             if shared:
                 layers[index].backward_shared(backend, below[index], deltas[index], params[index], shared,

@@ -17,6 +17,7 @@ import pytest
 from nnlite.autoencoder import build_autoencoder
 from nnlite.backend import BACKENDS, ENV_VARIABLE, ArrayBackend, NumpyBackend, get_backend
 from nnlite.backend import numpy_backend
+from nnlite.backend.base import DenseStep
 from nnlite.backend.row_pool import RowPool, blas_threads
 
 from conftest import ARCHITECTURES, VISIBLE, assert_gradient_checks, assert_matches_reference, sample_data
@@ -197,36 +198,50 @@ def test_numpy_fused_output_step_equals_the_reference_ops(small_blocks, dtype, n
     rng = np.random.default_rng(1)
     args = _op_arguments(rng, dtype)
     x, w, b, t = (args[key] for key in ("x", "w", "b", "t"))
+    # The layer below: inputs u (45 x 3), weights v (11 x 3), outputs x (45 x 11).
+    u, v = rng.uniform(0.05, 0.95, (45, 3)).astype(dtype), rng.uniform(-0.5, 0.5, (11, 3)).astype(dtype)
+    row_below = x[0] - 0.5
     rtol = 1e-13 if dtype == "float64" else 1e-5  # partial sums are added in another order
     for name in ("sigmoid", "relu", "identity"):
-        for with_delta_in in (False, True):
+        for case in ("no delta_in", "delta_in", "below", "below, no row", "below with delta_in"):
             results = []
             for backend in (NumpyBackend(dtype, n_threads=n_threads), ArrayBackend(dtype)):
                 grads = (np.full(w.shape, np.nan, dtype), np.full(b.shape, np.nan, dtype))
-                delta_in = np.full(x.shape, np.nan, dtype) if with_delta_in else None
+                delta_in = None if case == "no delta_in" else np.full(x.shape, np.nan, dtype)
+                below, below_out = None, ()
+                if case.startswith("below"):
+                    below_out = (np.full(v.shape, np.nan, dtype), np.full(x.shape[1], np.nan, dtype),
+                                 np.full(u.shape, np.nan, dtype) if case.endswith("delta_in") else None)
+                    below = DenseStep(name, u, x, delta_in, v, below_out[0], below_out[1], below_out[2], 0.5,
+                                      np.empty_like(x), None if case.endswith("no row") else row_below)
                 value = backend.dense_squared_error(name, x.copy(), w.copy(), b.copy(), t.copy(),
-                                                    np.empty_like(t), np.empty_like(t), *grads, delta_in,
-                                                    0.25, np.empty_like(t))
-                results.append((value, grads, delta_in))
-            (value, grads, delta_in), (ref_value, ref_grads, ref_delta_in) = results
+                                                    np.empty_like(t), np.empty_like(t), *grads,
+                                                    delta_in, 0.25, np.empty_like(t), below)
+                kept = grads + ((delta_in,) if below is None else below_out)
+                results.append((value, kept))
+            (value, kept), (ref_value, ref_kept) = results
             assert value == pytest.approx(ref_value, rel=rtol)
-            for got, expected in zip(grads + (delta_in,), ref_grads + (ref_delta_in,)):
+            for got, expected in zip(kept, ref_kept):
                 if expected is not None:
+                    assert not np.isnan(got).any()
                     scale = float(np.max(np.abs(expected)))
                     np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_network_fused_output_step_gives_the_same_bytes_as_three_calls(small_blocks, monkeypatch, dtype):
+@pytest.mark.parametrize("hidden, fused", [(5, 2), ([8, 4, 8], 2)])
+def test_network_fused_top_layers_give_the_same_bytes_as_separate_calls(small_blocks, monkeypatch, dtype,
+                                                                        hidden, fused):
     data = sample_data(n_samples=300)
-    net = build_autoencoder(VISIBLE, [8, 4, 8], backend=NumpyBackend(dtype, n_threads=2))
+    net = build_autoencoder(VISIBLE, hidden, backend=NumpyBackend(dtype, n_threads=2))
     net.initialize(5)
-    assert net._fused_output()
-    fused = net.objective(data)(net.theta.copy())
-    monkeypatch.setattr(type(net), "_fused_output", lambda self: False)
-    separate = net.objective(data)(net.theta.copy())
-    assert np.float64(fused[0]).tobytes() == np.float64(separate[0]).tobytes()
-    assert fused[1].tobytes() == separate[1].tobytes()
+    assert net._fused_layers() == fused
+    results = []
+    for layers in (fused, 1, 0):
+        monkeypatch.setattr(type(net), "_fused_layers", lambda self, layers=layers: layers)
+        cost, grad = net.objective(data)(net.theta.copy())
+        results.append((np.float64(cost).tobytes(), grad.tobytes()))
+    assert results[0] == results[1] == results[2]
 
 
 def test_numpy_sigmoid_saturates_without_warnings(small_blocks):

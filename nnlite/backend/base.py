@@ -17,9 +17,31 @@ Conventions shared by every method:
   turns one into a Python float (the only place a device would synchronise).
 """
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
 ACTIVATION_NAMES = ("sigmoid", "relu", "identity")
+
+
+class DenseStep(NamedTuple):
+    """The arguments of one :meth:`ArrayBackend.dense_backward` call, in its order.
+
+    Used by :meth:`ArrayBackend.dense_squared_error` for the layer below the
+    output layer.
+    """
+
+    name: str
+    inputs: Any
+    outputs: Any
+    delta: Any
+    weights: Any
+    grad_weights: Any
+    grad_bias: Any
+    delta_in: Any
+    scale: float
+    scratch: Any
+    row: Any = None
 
 
 class ArrayBackend:
@@ -209,13 +231,14 @@ class ArrayBackend:
         return delta_in
 
     def dense_squared_error(self, name, inputs, weights, bias, targets, outputs, delta, grad_weights,
-                            grad_bias, delta_in, scale, scratch):
+                            grad_bias, delta_in, scale, scratch, below=None):
         """An output layer's forward step, the squared error and the layer's backward step in one call.
 
         The same as :meth:`linear_activate` into ``outputs``, then
         :meth:`squared_error` into ``delta``, then :meth:`dense_backward`
-        (without a row), which backends may fuse so that the outputs and the
-        delta never go to memory.
+        (without a row), then, when ``below`` is given, the backward step of
+        the Dense layer below (``dense_backward(*below)``); backends may fuse
+        them so that the outputs and the deltas never go to memory.
 
         Parameters
         ----------
@@ -233,6 +256,11 @@ class ArrayBackend:
             Receives ``dJ/d inputs`` per sample (unless None).
         scale : float
             Factor of both gradients (``1 / n_samples`` for a mean).
+        below : DenseStep, optional
+            The backward step of the layer whose outputs are ``inputs``; its
+            ``delta`` must be ``delta_in`` (then also of unspecified contents
+            afterwards), its ``row`` the activity penalties' row, known before
+            this call.
 
         Returns
         -------
@@ -243,6 +271,8 @@ class ArrayBackend:
         half_sum = self.squared_error(outputs, targets, delta)
         self.dense_backward(name, inputs, outputs, delta, weights, grad_weights, grad_bias, delta_in,
                             scale, scratch)
+        if below is not None:
+            self.dense_backward(*below)
         return half_sum
 
     # ----------------------------------------------------------------- losses

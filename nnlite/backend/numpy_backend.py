@@ -273,7 +273,7 @@ class NumpyBackend(ArrayBackend):
         return delta_in
 
     def dense_squared_error(self, name, inputs, weights, bias, targets, outputs, delta, grad_weights,
-                            grad_bias, delta_in, scale, scratch):
+                            grad_bias, delta_in, scale, scratch, below=None):
         """The output layer's forward step, squared error and backward step, block by block.
 
         Each block's outputs and delta live only in per-thread block scratch
@@ -281,16 +281,32 @@ class NumpyBackend(ArrayBackend):
         widest arrays of the evaluation never go to memory; one pool run does
         what :meth:`linear_activate`, :meth:`squared_error` and
         :meth:`dense_backward` do in three, with the same blocks and
-        arithmetic, so the results are the same bytes.
+        arithmetic, so the results are the same bytes.  With ``below``, the
+        block goes on with the layer below's backward step (its delta stays in
+        block scratch too) when both steps cut the rows into the same blocks,
+        as in an autoencoder; otherwise that step is a second call.
         """
         if inputs.ndim != 2:
             return ArrayBackend.dense_squared_error(self, name, inputs, weights, bias, targets, outputs, delta,
-                                                   grad_weights, grad_bias, delta_in, scale, scratch)
+                                                   grad_weights, grad_bias, delta_in, scale, scratch, below)
         arrays = (targets, inputs) if delta_in is None else (targets, inputs, delta_in)
         blocks = self._blocks(arrays, None)
-        partial_w = np.empty((len(blocks),) + grad_weights.shape, dtype=grad_weights.dtype)
-        partial_b = np.empty((len(blocks),) + grad_bias.shape, dtype=grad_bias.dtype)
-        partial_cost = np.empty((len(blocks), 1), dtype=targets.dtype)
+        if below is not None:
+            below_arrays = ((below.delta, below.inputs) if below.delta_in is None
+                            else (below.delta, below.inputs, below.delta_in))
+            if (below.delta is not delta_in or below.inputs.ndim != 2
+                    or self._blocks(below_arrays, None) != blocks):
+                half_sum = self.dense_squared_error(name, inputs, weights, bias, targets, outputs, delta,
+                                                    grad_weights, grad_bias, delta_in, scale, scratch)
+                self.dense_backward(*below)
+                return half_sum
+        n_blocks = len(blocks)
+        partial_w = np.empty((n_blocks,) + grad_weights.shape, dtype=grad_weights.dtype)
+        partial_b = np.empty((n_blocks,) + grad_bias.shape, dtype=grad_bias.dtype)
+        partial_cost = np.empty((n_blocks, 1), dtype=targets.dtype)
+        if below is not None:
+            below_w = np.empty((n_blocks,) + below.grad_weights.shape, dtype=below.grad_weights.dtype)
+            below_b = np.empty((n_blocks,) + below.grad_bias.shape, dtype=below.grad_bias.dtype)
         ones = np.ones(blocks[0].stop - blocks[0].start, dtype=targets.dtype)
         activate = self._activate_block(weights, bias, name)
 
@@ -302,8 +318,21 @@ class NumpyBackend(ArrayBackend):
             ArrayBackend.mul_derivative_(self, name, o, d, block_scratch(d))
             np.matmul(d.T, x, out=partial_w[index])
             np.matmul(ones[:d.shape[0]], d, out=partial_b[index])
-            if delta_in is not None:
+            if delta_in is None:
+                return
+            if below is None:
                 np.matmul(d, weights, out=delta_in[rows])
+                return
+            # The layer below's dense_backward on this block (same arithmetic).
+            d = block_scratch(x, "below")
+            np.matmul(block_scratch(t, "delta"), weights, out=d)
+            if below.row is not None:
+                d += below.row
+            ArrayBackend.mul_derivative_(self, below.name, below.outputs[rows], d, block_scratch(d))
+            np.matmul(d.T, below.inputs[rows], out=below_w[index])
+            np.matmul(ones[:d.shape[0]], d, out=below_b[index])
+            if below.delta_in is not None:
+                np.matmul(d, below.weights, out=below.delta_in[rows])
 
         self._for_blocks(blocks, block)
         total = np.add.reduce(partial_cost, axis=0)
@@ -311,6 +340,10 @@ class NumpyBackend(ArrayBackend):
         grad_weights *= scale
         np.add.reduce(partial_b, axis=0, out=grad_bias)
         grad_bias *= scale
+        if below is not None:
+            for partial, grad in ((below_w, below.grad_weights), (below_b, below.grad_bias)):
+                np.add.reduce(partial, axis=0, out=grad)
+                grad *= below.scale
         return total[0]
 
     # ----------------------------------------------------------------- losses
