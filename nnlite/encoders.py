@@ -254,3 +254,101 @@ class PatchEncoder:
             target[...] = codes
             return target
         return codes
+
+    def encode_pooled(self, patches, pooling, add, product=None, work=None):
+        """Encode a block of patch rows and hand the codes to a pooling reduction instead of returning them.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n, D) or (n, D + 1)
+            Patch rows from :meth:`prepare_images` (overwritten); for the
+            soft threshold, a last column of ones adds the bias inside the
+            product.
+        pooling : {'sum', 'mean', 'max'}
+        add : callable(values, kind, columns)
+            Receives ``values`` (n, m), the reduction ``kind`` ('sum', 'max'
+            or 'min') to apply over positions, and the slice of the code
+            columns they pool into; e.g. :meth:`nnlite.pooling.CellPooler.add`.
+        product, work : ndarray of shape (n, n_columns) and (n, width), optional
+            Scratch (a block that stays in cache).
+
+        Notes
+        -----
+        The soft threshold never writes its ``2 H`` codes.  For sums, with
+        ``t = s - alpha`` and ``u = s + alpha``: ``t + |t| = 2 max(t, 0)``
+        and ``u - |u| = -2 max(-s - alpha, 0)`` are summed (both exact in
+        floating point), then scaled by ``1/2`` and ``-1/2`` in
+        :meth:`finish_pooled`: equal to the sums of the codes up to the
+        rounding of ``s - alpha`` and of the sums; a sum of zero codes is
+        exactly zero.  For maxima only ``max s`` and ``min s`` are
+        kept: ``max(0, .)`` and ``- alpha`` commute with the maximum, so the
+        result equals the maximum of the codes exactly.
+        """
+        if self.encoder != "soft-threshold":
+            codes = self.encode(patches, out=work, scratch=product)
+            add(codes, "max" if pooling == "max" else "sum", slice(None))
+            return
+        units = self.n_units
+        positive, negative = slice(0, units), slice(units, 2 * units)
+        n_columns = self.weights_.shape[0]
+        augmented = patches.shape[1] == n_columns + 1  # a last column of ones: the bias rides in the product
+        values = self.folded.elementwise_(patches[:, :n_columns] if augmented else patches)
+        if values.dtype != self.dtype:
+            values, augmented = values.astype(self.dtype), False
+        offset = 0.0 if pooling == "max" else -self.alpha  # the product gives s (max) or t = s - alpha (sums)
+        if augmented:
+            responses = np.matmul(patches, self._augmented_weights(offset), out=product)
+        else:  # (adding a row to every row of a block runs three times slower than a pass over it)
+            responses = np.matmul(values, self.weights_, out=product)
+            responses += (self.shift_ + offset).astype(self.dtype)
+        if pooling == "max":
+            add(responses, "max", positive)
+            add(responses, "min", negative)
+            return
+        # t = s - alpha, u = s + alpha: 2 max(t, 0) = t + |t| and -2 max(-s - alpha, 0) = u - |u|, exactly in
+        # floating point (and faster than np.maximum / np.minimum, which do not vectorise as well);
+        # halved at the end.  Both in contiguous buffers: a pass over strided halves runs twice slower.
+        work = np.empty((2,) + responses.shape, self.dtype) if work is None \
+            else work.reshape(-1)[:2 * responses.size].reshape((2,) + responses.shape)
+        np.abs(responses, out=work[0])
+        work[0] += responses
+        add(work[0], "sum", positive)
+        responses += 2.0 * self.alpha
+        np.abs(responses, out=work[1])
+        np.subtract(responses, work[1], out=work[1])
+        add(work[1], "sum", negative)
+
+    def _augmented_weights(self, offset):
+        """``[weights_; shift_ + offset]`` (D + 1, H): the product with ``[x, 1]`` adds the bias (cached)."""
+        cache = self.__dict__.setdefault("_augmented_cache", {})
+        if offset not in cache:
+            cache.clear()
+            cache[offset] = np.ascontiguousarray(
+                np.vstack([self.weights_, (self.shift_.astype(np.float64) + offset)[None, :]]), dtype=self.dtype)
+        return cache[offset]
+
+    def finish_pooled(self, pooled, counts, pooling):
+        """Turn the reductions of :meth:`encode_pooled` into pooled codes, in place.
+
+        Parameters
+        ----------
+        pooled : ndarray of shape (n_images, cells, width)
+        counts : ndarray of shape (cells, 1)
+            Positions per cell.
+        pooling : {'sum', 'mean', 'max'}
+        """
+        if self.encoder == "soft-threshold":
+            units, alpha = self.n_units, self.alpha
+            positive, negative = pooled[:, :, :units], pooled[:, :, units:]
+            if pooling == "max":
+                np.subtract(positive, alpha, out=positive)
+                np.maximum(positive, 0, out=positive)
+                np.negative(negative, out=negative)
+                negative -= alpha
+                np.maximum(negative, 0, out=negative)
+                return pooled
+            positive *= 0.5
+            negative *= -0.5
+        if pooling == "mean":
+            pooled /= counts.astype(pooled.dtype)
+        return pooled

@@ -1,5 +1,8 @@
 """Features of whole images from a trained encoder applied on a regular grid.
 
+(Over 400 lines: the transformer keeps its two chunk paths side by side -- the fused one, block by
+block in cache, and the reference one that materialises every code -- so that tests can compare them.)
+
 :class:`ConvolutionalFeatures` is a scikit-learn transformer that turns each
 image (a row in SPEC's layout) into one feature vector:
 
@@ -24,7 +27,11 @@ image (a row in SPEC's layout) into one feature vector:
    four quadrants, ``k = 2``).
 
 Images are processed in chunks whose size follows from ``memory_limit``; the
-result does not depend on the chunking.  Everything runs in ``dtype``
+result does not depend on the chunking.  Within a chunk, everything but the
+float64 activations (kept bit for bit) runs block by block on every core:
+a block of patches is gathered from a strided view of the images, multiplied,
+encoded and pooled while it stays in cache, so neither the patch matrix nor
+the codes of a chunk are ever stored.  Everything runs in ``dtype``
 (float32 by default through :class:`~nnlite.patch_model.PatchModel`); a
 progress line (images done, rate, time left) goes to ``progress`` every
 ``progress_interval`` seconds of a long extraction.  Layer choice and pooling live in
@@ -32,7 +39,9 @@ progress line (images done, rate, time left) goes to ``progress`` every
 transformer for a trained patch model.
 """
 
+import math
 import numbers
+import threading
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -41,15 +50,48 @@ from sklearn.utils.validation import check_is_fitted
 from .data.shapes import resolve_image_shape
 from .data.strided import grid_patches, grid_shape
 from .encoders import ENCODERS, PatchEncoder, check_encoder, encoder_width
+from .backend.row_pool import get_pool
 from .layers.dense import Dense
 from .network import Network
-from .pooling import POOLING_MODES, pool_codes, resolve_layers
+from .pooling import POOLING_MODES, CellPooler, pool_codes, resolve_layers
 from .preprocessing import PatchNormalizer
 from .progress import Progress
 from .validation import check_int, check_non_negative
 
 #: Patches of at most this many images set ``alpha='auto'`` at :meth:`ConvolutionalFeatures.fit`.
 AUTO_ALPHA_IMAGES = 200
+
+#: Bytes of one block of the fused path (its patches, product and codes): small enough to stay in a
+#: core's cache between the gathering, the product, the encoder and the pooling.
+BLOCK_BYTES = 1 << 20
+
+#: Images per chunk at least, on the fused path (whose memory does not grow with the chunk): the
+#: threads then wait for each other at the end of a chunk rarely.
+FUSED_CHUNK_IMAGES = 256
+
+_LOCAL = threading.local()
+
+
+def _thread_buffer(name, shape, dtype):
+    """An uninitialised array of ``shape``, private to the calling thread and reused by its blocks."""
+    buffers = getattr(_LOCAL, "buffers", None)
+    if buffers is None:
+        buffers = _LOCAL.buffers = {}
+    size, key = math.prod(shape), (name, dtype)
+    array = buffers.get(key)
+    if array is None or array.size < size:
+        array = buffers[key] = np.empty(size, dtype)
+    return array[:size].reshape(shape)
+
+
+def _window_view(floats, image_shape, patch_size, stride, grid):
+    """Patches of image rows as a view (n, n_rows, n_cols, p, p, c): one copy turns it into patch rows."""
+    height, width, channels = image_shape
+    item = floats.itemsize
+    strides = (floats.strides[0], stride * width * channels * item, stride * channels * item,
+               width * channels * item, channels * item, item)
+    shape = (floats.shape[0], grid[0], grid[1], patch_size, patch_size, channels)
+    return np.lib.stride_tricks.as_strided(floats, shape, strides, writeable=False)
 
 
 class _Buffers:
@@ -329,8 +371,89 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         """
         return isinstance(self.preprocessor, PatchNormalizer) and not self.preprocessor.remove_mean
 
+    def _fused(self):
+        """True when the chunk runs block by block (:meth:`_encode_blocks`).
+
+        Everything but the reference arithmetic of float64 activations (kept
+        bit for bit) and activations of deeper layers.
+        """
+        if self.patch_encoder_ is None:
+            return False
+        return self.encoding != "activation" or (self.network_.dtype != np.float64 and self.layers_ == [1])
+
+    def _block_plan(self):
+        """(images per task, grid rows per block): a block's arrays fit in ``BLOCK_BYTES``."""
+        encoder, (n_rows, n_cols) = self.patch_encoder_, self.grid_
+        row_bytes = (self.network_.sizes[0] + encoder.n_columns + encoder.width) * self.network_.dtype.itemsize
+        rows = max(n_cols, BLOCK_BYTES // row_bytes)
+        if rows >= n_rows * n_cols:
+            return rows // (n_rows * n_cols), n_rows
+        return 1, rows // n_cols
+
+    def _encode_blocks(self, images, out):
+        """Features of a chunk of images into ``out``, block by block on every core.
+
+        A task takes a few whole images (or one image, in bands of grid rows):
+        it converts its images to floats, gathers the patches of one block
+        from a strided view, multiplies, encodes and pools (or writes the
+        codes into the feature rows), all in thread-private buffers that stay
+        in cache.  Tasks write disjoint rows, so the result does not depend
+        on the number of threads.
+        """
+        encoder, dtype, (n_rows, n_cols) = self.patch_encoder_, self.network_.dtype, self.grid_
+        per_task, band = self._block_plan()
+        n_images, width, positions = images.shape[0], self.network_.sizes[0], n_rows * n_cols
+        pooler = None if self.pooling == "none" else CellPooler(self.grid_, self.pool_grid)
+        augment = int(pooler is not None and self.encoding == "soft-threshold")
+
+        def task(index):
+            begin = index * per_task
+            count = min(per_task, n_images - begin)
+            floats = encoder.prepare_images(images[begin:begin + count],
+                                            out=_thread_buffer("images", (count, images.shape[1]), dtype))
+            windows = _window_view(floats, self.image_shape_, self.patch_size, self.stride, self.grid_)
+            rows_out = out[begin:begin + count]
+            if pooler is not None:
+                pooled = rows_out.reshape(count, self.pool_grid, self.pool_grid, self.n_units_)
+            for first_row in range(0, n_rows, band):
+                last_row = min(first_row + band, n_rows)
+                n_patches = count * (last_row - first_row) * n_cols
+                patches = _thread_buffer("patches", (n_patches, width + augment), dtype)
+                window_rows = windows[:, first_row:last_row]
+                if augment:  # a last column of ones: the soft threshold's bias rides in the product
+                    patches[:, width] = 1.0
+                    target = np.reshape(patches[:, :width], window_rows.shape, copy=False)  # a view, or an error
+                    np.copyto(target, window_rows)
+                else:
+                    np.copyto(patches.reshape(window_rows.shape), window_rows)
+                product = _thread_buffer("product", (n_patches, encoder.n_columns), dtype)
+                if pooler is None:
+                    # contiguous: one image's band, or whole images
+                    codes = rows_out.reshape(count, positions, self.n_units_)[:, first_row * n_cols:last_row * n_cols]
+                    encoder.encode(patches, out=codes.reshape(n_patches, self.n_units_), scratch=product)
+                    continue
+                work = _thread_buffer("codes", (n_patches, encoder.width), dtype)
+
+                def add(values, kind, columns, first_row=first_row):
+                    pooler.add(values, first_row, pooled[..., columns], kind)
+
+                encoder.encode_pooled(patches, self.pooling, add, product=product, work=work)
+            if pooler is not None:
+                encoder.finish_pooled(pooled.reshape(count, -1, self.n_units_), pooler.counts, self.pooling)
+
+        n_tasks = -(-n_images // per_task)
+        threads = encoder._host.threads()
+        if threads == 1 or n_tasks == 1:
+            for index in range(n_tasks):
+                task(index)
+        else:
+            get_pool(threads).run(task, n_tasks)
+
     def _encode_chunk(self, images, out, buffers=None):
         """Features of a chunk of images, written into ``out`` (n_chunk, n_features_out_)."""
+        if self._fused():
+            self._encode_blocks(images, out)
+            return
         buffers = _Buffers(self.network_.dtype) if buffers is None else buffers
         if self.patch_encoder_ is None:  # the activations on another backend
             if self.preprocessor is not None and self._pixelwise_preprocessor():
@@ -380,6 +503,8 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
                              f"{h}x{w}x{c} images ({self.n_features_in_} values)")
         features = np.empty((X.shape[0], self.n_features_out_), dtype=self.network_.dtype)
         chunk = self.chunk_size_ or max(1, X.shape[0])
+        if self._fused():  # its work arrays are per block, not per chunk: larger chunks balance the threads
+            chunk = max(chunk, FUSED_CHUNK_IMAGES)
         counter = Progress(X.shape[0], f"features ({self.encoding}, stride {self.stride})", self.progress,
                            interval=self.progress_interval)
         buffers = _Buffers(self.network_.dtype)

@@ -81,14 +81,33 @@ class FoldedPreprocessor:
         """The non-linear per-patch step, in place where possible; returns the patches (n, D)."""
         if self.fallback is not None:
             return self.fallback.transform(patches)
-        if self.remove_mean:
-            patches -= patches.mean(axis=1, keepdims=True, dtype=np.float64).astype(patches.dtype)
+        if self.remove_mean:  # the means by one matrix-vector product (a third of the time of .mean)
+            patches -= (patches @ self._averaging(patches.shape[1], patches.dtype))[:, None]
         if self.variance_offset is not None:
             variance = np.einsum("ij,ij->i", patches, patches, dtype=np.float64) / patches.shape[1]
             patches /= np.sqrt(variance + self.variance_offset).astype(patches.dtype)[:, None]
         if self.low is not None:
-            _clip_rows_(patches, self.low, self.high)
+            low, high = self._row_bounds(patches.shape[1], patches.dtype)
+            np.maximum(patches, low, out=patches)  # = np.clip, in a third of its time
+            np.minimum(patches, high, out=patches)
         return patches
+
+    def _averaging(self, length, dtype):
+        """The vector of ``length`` values ``1 / length`` in ``dtype`` (cached)."""
+        cache = self.__dict__.setdefault("_averaging_cache", {})
+        key = (length, np.dtype(dtype))
+        if key not in cache:
+            cache[key] = np.full(length, 1.0 / length, dtype)
+        return cache[key]
+
+    def _row_bounds(self, length, dtype):
+        """The clip bounds tiled to rows of ``length`` values, in ``dtype`` (cached)."""
+        cache = self.__dict__.setdefault("_bounds_cache", {})
+        key = (length, np.dtype(dtype))
+        if key not in cache:
+            repeats = length // self.low.shape[0]
+            cache[key] = (np.tile(self.low, repeats).astype(dtype), np.tile(self.high, repeats).astype(dtype))
+        return cache[key]
 
     def fold(self, weights, bias=None):
         """Weights and bias acting on ``elementwise(x)``: ``(A @ W.T, c @ W.T + b)``.
@@ -129,7 +148,9 @@ def _clip_rows_(rows, low, high):
     over length-3 rows and is ten times slower.
     """
     repeats = rows.shape[1] // low.shape[0]
-    np.clip(rows, np.tile(low, repeats).astype(rows.dtype), np.tile(high, repeats).astype(rows.dtype), out=rows)
+    # np.maximum then np.minimum: the same values as np.clip, in a third of its time
+    np.maximum(rows, np.tile(low, repeats).astype(rows.dtype), out=rows)
+    np.minimum(rows, np.tile(high, repeats).astype(rows.dtype), out=rows)
     return rows
 
 

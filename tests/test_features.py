@@ -172,3 +172,58 @@ def test_patch_normalizer_applied_per_image_equals_per_patch(remove_mean):
     patches = normalizer.transform(grid_patches(images, 4, 1)[0])
     expected = encoder.transform(patches).reshape(4, -1)
     np.testing.assert_allclose(extractor.transform(images), expected, rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------- the fused block path against the reference path
+
+def _straightforward(extractor, images, monkeypatch):
+    """Features by the chunk path that materialises every code (no fused blocks)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(ConvolutionalFeatures, "_fused", lambda self: False)
+        return extractor.transform(images)
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 20, 4096])  # whole images per task; bands of grid rows
+@pytest.mark.parametrize("encoding, dtype", [("activation", "float32"), ("soft-threshold", "float32"),
+                                             ("soft-threshold", "float64"), ("triangle", "float32")])
+@pytest.mark.parametrize("pooling, stride, pool_grid", [("none", 2, 2), ("sum", 1, 2), ("sum", 1, 3),
+                                                        ("mean", 2, 2), ("max", 1, 2)])
+def test_fused_blocks_equal_the_straightforward_codes(monkeypatch, block_bytes, encoding, dtype, pooling,
+                                                      stride, pool_grid):
+    from nnlite import features as module
+    from nnlite.preprocessing import make_preprocessor
+
+    monkeypatch.setattr(module, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(module, "FUSED_CHUNK_IMAGES", 2)  # several chunks
+    images = _images(5, side=14)
+    raw = grid_patches(images, 4, 2)[0].astype(float)
+    preprocessor = make_preprocessor("zca", epsilon=0.1).fit(raw)
+    encoder = _fitted_encoder(hidden=(7,))
+    extractor = ConvolutionalFeatures(encoder, patch_size=4, stride=stride, pooling=pooling, pool_grid=pool_grid,
+                                      preprocessor=preprocessor, encoding=encoding, alpha=0.2, dtype=dtype,
+                                      memory_limit=200000).fit(images)
+    assert extractor._fused() and extractor.chunk_size_ < images.shape[0]
+    per_task, band = extractor._block_plan()
+    assert (band < extractor.grid_[0]) == (block_bytes == 4096)
+    got = extractor.transform(images)
+    expected = _straightforward(extractor, images, monkeypatch)
+    assert got.dtype == expected.dtype == np.dtype(dtype)
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance * np.abs(expected).max())
+    if pooling == "max" or (pooling == "none" and encoding != "activation"):
+        np.testing.assert_array_equal(got >= 0, True)
+    if encoding == "soft-threshold":
+        np.testing.assert_array_equal(got == 0, expected == 0)
+
+
+def test_fused_soft_threshold_sums_by_hand():
+    # identity weights on 1x1x1 patches: s = pixel value; alpha = 1; one cell
+    network = Network([Dense(1, 1, "identity"), Dense(1, 1, "identity")])
+    network.layers[0].W, network.layers[0].b = np.array([[2.0]]), np.array([0.0])
+    extractor = ConvolutionalFeatures(network, patch_size=1, stride=1, pooling="sum", pool_grid=1,
+                                      image_shape=(2, 2, 1), encoding="soft-threshold", alpha=1.0)
+    images = np.array([[0.0, 3.0, -2.0, -0.5]])
+    # positive: max(s - 1, 0) = 0, 2, 0, 0; negative: max(-s - 1, 0) = 0, 0, 1, 0
+    np.testing.assert_allclose(extractor.fit_transform(images), [[2.0, 1.0]])
+    extractor.set_params(pooling="max").fit(images)
+    np.testing.assert_array_equal(extractor.transform(images), [[2.0, 1.0]])
