@@ -99,7 +99,12 @@ def time_matmul(n_patches, chunk_patches, width, hidden, dtype, repeats):
 
 
 def stage_times(extractor, images):
-    """Seconds of each stage of the extraction for one chunk of ``images`` (the fused numpy path)."""
+    """Seconds of each stage for one chunk of ``images``, on the reference path (every stage over the chunk).
+
+    The extraction itself runs these stages block by block in cache
+    (``ConvolutionalFeatures._encode_blocks``); here each runs over the
+    whole chunk, to show their relative weight.
+    """
     chunk = images[:extractor.chunk_size_ or images.shape[0]]
     encoder = extractor.patch_encoder_
     times = {}
@@ -247,7 +252,8 @@ def main(argv=None):
                                                 args.dtype, args.backend, args.encoding, args.preprocessing),
                                  images)
     report["stages_stride1_sum"] = {"chunk_images": n_chunk, "seconds": times}
-    print(f"stages, stride 1 + sum pooling, one chunk of {n_chunk} images: "
+    print(f"stages (each over a whole chunk, as the reference path runs them), stride 1 + sum pooling, "
+          f"one chunk of {n_chunk} images: "
           + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in times.items()))
     peak = peak_memory_in_child(args)
     report["peak_memory"] = peak

@@ -291,8 +291,10 @@ class PatchEncoder:
         units = self.n_units
         positive, negative = slice(0, units), slice(units, 2 * units)
         n_columns = self.weights_.shape[0]
+        if patches.shape[1] == n_columns + 1 and self.folded.fallback is not None:
+            patches = patches[:, :n_columns]  # a preprocessor kept whole returns new rows: no room for the ones
         augmented = patches.shape[1] == n_columns + 1  # a last column of ones: the bias rides in the product
-        values = self.folded.elementwise_(patches[:, :n_columns] if augmented else patches)
+        values = self.folded.elementwise_(patches, columns=n_columns if augmented else None)
         if values.dtype != self.dtype:
             values, augmented = values.astype(self.dtype), False
         offset = 0.0 if pooling == "max" else -self.alpha  # the product gives s (max) or t = s - alpha (sums)

@@ -25,6 +25,9 @@ from .preprocessing import PatchNormalizer, ZCAWhitening
 
 __all__ = ["FoldedPreprocessor", "fold_preprocessor"]
 
+#: Blocks of at most this many rows are clipped against bounds of their own shape (cached).
+FULL_BOUNDS_ROWS = 4096
+
 
 class FoldedPreprocessor:
     """``preprocess(x) = elementwise(x) @ matrix + offset`` for a fitted preprocessor.
@@ -77,20 +80,46 @@ class FoldedPreprocessor:
             out += np.tile(offset, repeats)
         return out
 
-    def elementwise_(self, patches):
-        """The non-linear per-patch step, in place where possible; returns the patches (n, D)."""
+    def elementwise_(self, patches, columns=None):
+        """The non-linear per-patch step, in place where possible; returns the patches (n, D).
+
+        ``columns``: only the first ``columns`` values of each row of
+        ``patches`` are the patch (the rest, e.g. a column of ones, is kept
+        as it is); the patches returned are then that (n, columns) view.
+        """
+        values = patches if columns is None else patches[:, :columns]
         if self.fallback is not None:
-            return self.fallback.transform(patches)
+            return self.fallback.transform(values)
         if self.remove_mean:  # the means by one matrix-vector product (a third of the time of .mean)
-            patches -= (patches @ self._averaging(patches.shape[1], patches.dtype))[:, None]
+            values -= (values @ self._averaging(values.shape[1], values.dtype))[:, None]
         if self.variance_offset is not None:
-            variance = np.einsum("ij,ij->i", patches, patches, dtype=np.float64) / patches.shape[1]
-            patches /= np.sqrt(variance + self.variance_offset).astype(patches.dtype)[:, None]
+            variance = np.einsum("ij,ij->i", values, values, dtype=np.float64) / values.shape[1]
+            values /= np.sqrt(variance + self.variance_offset).astype(values.dtype)[:, None]
         if self.low is not None:
-            low, high = self._row_bounds(patches.shape[1], patches.dtype)
-            np.maximum(patches, low, out=patches)  # = np.clip, in a third of its time
-            np.minimum(patches, high, out=patches)
-        return patches
+            if patches.flags.c_contiguous and patches.shape[0] <= FULL_BOUNDS_ROWS:
+                # bounds of the block's own shape: one contiguous pass, three times faster than bounds
+                # broadcast along the rows (the columns past ``columns`` are bounded by -inf, inf)
+                low, high = self._block_bounds(patches.shape, values.shape[1], patches.dtype)
+                np.maximum(patches, low, out=patches)
+                np.minimum(patches, high, out=patches)
+            else:
+                low, high = self._row_bounds(values.shape[1], values.dtype)
+                np.maximum(values, low, out=values)  # = np.clip, in a third of its time
+                np.minimum(values, high, out=values)
+        return values
+
+    def _block_bounds(self, shape, columns, dtype):
+        """The clip bounds for a whole block of ``shape``: (shape) arrays, +-inf past ``columns`` (cached)."""
+        cache = self.__dict__.setdefault("_block_bounds_cache", {})
+        key = (shape[1], columns, np.dtype(dtype))
+        bounds = cache.get(key)
+        if bounds is None or bounds[0].shape[0] < shape[0]:
+            low, high = self._row_bounds(columns, dtype)
+            rows = max(shape[0], 0 if bounds is None else bounds[0].shape[0])
+            bounds = cache[key] = tuple(
+                np.tile(np.concatenate([bound, np.full(shape[1] - columns, fill, dtype)]), (rows, 1))
+                for bound, fill in ((low, -np.inf), (high, np.inf)))
+        return bounds[0][:shape[0]], bounds[1][:shape[0]]
 
     def _averaging(self, length, dtype):
         """The vector of ``length`` values ``1 / length`` in ``dtype`` (cached)."""
