@@ -232,3 +232,17 @@ def test_fused_soft_threshold_sums_by_hand():
     np.testing.assert_allclose(extractor.fit_transform(images), [[2.0, 1.0]])
     extractor.set_params(pooling="max").fit(images)
     np.testing.assert_array_equal(extractor.transform(images), [[2.0, 1.0]])
+
+
+def test_fused_blocks_do_not_depend_on_the_thread_count():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    images = _images(40, side=14)
+    extractor = ConvolutionalFeatures(_fitted_encoder(hidden=(7,)), patch_size=4, stride=1, pooling="sum",
+                                      preprocessor=PatchNormalizer(remove_mean=True).fit(
+                                          grid_patches(images, 4, 2)[0].astype(float)),
+                                      encoding="soft-threshold", alpha=0.2, dtype="float32").fit(images)
+    results = []
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            results.append(extractor.transform(images))
+    np.testing.assert_array_equal(results[0], results[1])
