@@ -67,7 +67,8 @@ AUTO_ALPHA_IMAGES = 200
 #: 1 MiB blocks took 1.5x the product alone, 2 MiB 1.4x, 4 MiB (one whole image) 1.2-1.3x, 8 MiB 1.2-1.3x.
 BLOCK_BYTES = 1 << 22
 
-#: A chunk is cut into at least this many tasks (where it has the images), so the threads share it evenly.
+#: A chunk of the fused path holds at least this many tasks (where there are the images), so the
+#: threads share it evenly.
 MIN_TASKS = 8
 
 #: Images per chunk at least, on the fused path (whose memory does not grow with the chunk): the
@@ -393,11 +394,16 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         """
         encoder, (n_rows, n_cols) = self.patch_encoder_, self.grid_
         row_bytes = (self.network_.sizes[0] + 1 + encoder.n_columns + encoder.width) * self.network_.dtype.itemsize
-        block_bytes = BLOCK_BYTES if self.memory_limit is None else min(BLOCK_BYTES, self.memory_limit // 4)
+        block_bytes = BLOCK_BYTES if self.memory_limit is None else int(min(BLOCK_BYTES, self.memory_limit // 4))
         rows = max(n_cols, block_bytes // row_bytes)
-        if rows >= n_rows * n_cols:
-            return rows // (n_rows * n_cols), n_rows
-        return 1, rows // n_cols
+        if rows < n_rows * n_cols:
+            return 1, rows // n_cols
+        per_task = rows // (n_rows * n_cols)
+        if self.chunk_size_ is not None:
+            # a divisor of chunk_size_: every chunk of a multiple of chunk_size_ images (here, or a task of
+            # nnlite.distributed) then groups its images alike, so the products have the same shapes
+            per_task = max(d for d in range(1, min(per_task, self.chunk_size_) + 1) if self.chunk_size_ % d == 0)
+        return per_task, n_rows
 
     def _encode_blocks(self, images, out):
         """Features of a chunk of images into ``out``, block by block on every core.
@@ -411,7 +417,6 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
         """
         encoder, dtype, (n_rows, n_cols) = self.patch_encoder_, self.network_.dtype, self.grid_
         per_task, band = self._block_plan()
-        per_task = max(1, min(per_task, images.shape[0] // MIN_TASKS))
         n_images, width, positions = images.shape[0], self.network_.sizes[0], n_rows * n_cols
         pooler = None if self.pooling == "none" else CellPooler(self.grid_, self.pool_grid)
         augment = int(pooler is not None and self.encoding == "soft-threshold")
@@ -513,8 +518,11 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
                              f"{h}x{w}x{c} images ({self.n_features_in_} values)")
         features = np.empty((X.shape[0], self.n_features_out_), dtype=self.network_.dtype)
         chunk = self.chunk_size_ or max(1, X.shape[0])
-        if self._fused():  # its work arrays are per block, not per chunk: larger chunks balance the threads
-            chunk = max(chunk, FUSED_CHUNK_IMAGES)
+        if self._fused() and self.chunk_size_ is not None:
+            # its work arrays are per block, not per chunk: larger chunks (a multiple of chunk_size_, see
+            # _block_plan) balance the threads
+            wanted = max(FUSED_CHUNK_IMAGES, MIN_TASKS * self._block_plan()[0])
+            chunk *= -(-wanted // chunk)
         counter = Progress(X.shape[0], f"features ({self.encoding}, stride {self.stride})", self.progress,
                            interval=self.progress_interval)
         buffers = _Buffers(self.network_.dtype)

@@ -196,6 +196,7 @@ def test_fused_blocks_equal_the_straightforward_codes(monkeypatch, block_bytes, 
 
     monkeypatch.setattr(module, "BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(module, "FUSED_CHUNK_IMAGES", 2)  # several chunks
+    monkeypatch.setattr(module, "MIN_TASKS", 1)
     images = _images(5, side=14)
     raw = grid_patches(images, 4, 2)[0].astype(float)
     preprocessor = _scaler(images) if preprocessing == "scaler" else \
@@ -246,3 +247,17 @@ def test_fused_blocks_do_not_depend_on_the_thread_count():
         with threadpoolctl.threadpool_limits(threads, user_api="blas"):
             results.append(extractor.transform(images))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("stride, hidden", [(1, 7), (4, 3)])  # one image per task; several per task
+def test_fused_blocks_split_at_multiples_of_the_chunk_size_give_the_same_bytes(stride, hidden):
+    # what nnlite.distributed relies on: tasks of a multiple of chunk_size_ images group them alike
+    images = _images(37, side=16)
+    extractor = ConvolutionalFeatures(_fitted_encoder(hidden=(hidden,)), patch_size=4, stride=stride,
+                                      pooling="sum", encoding="soft-threshold", alpha=0.2, dtype="float32",
+                                      memory_limit=4e5).fit(images)
+    step, (per_task, _) = extractor.chunk_size_, extractor._block_plan()
+    assert step is not None and step < images.shape[0] and step % per_task == 0 and (per_task > 1) == (stride == 4)
+    whole = extractor.transform(images)
+    parts = [extractor.transform(images[start:start + step]) for start in range(0, 37, step)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
