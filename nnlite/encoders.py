@@ -95,15 +95,19 @@ def soft_threshold(responses, alpha):
     return out
 
 
+def _threshold_halves(upper, lower, alpha, positive, negative):
+    """``positive = max(upper - alpha, 0)``, ``negative = max(-lower - alpha, 0)`` (in place allowed)."""
+    np.subtract(upper, alpha, out=positive)
+    np.maximum(positive, 0, out=positive)
+    np.negative(lower, out=negative)
+    negative -= alpha
+    np.maximum(negative, 0, out=negative)
+
+
 def _soft_threshold_into(responses, alpha, out):
     """``out[:, :H] = max(s - alpha, 0)``, ``out[:, H:] = max(-s - alpha, 0)``."""
     units = responses.shape[1]
-    positive, negative = out[:, :units], out[:, units:]
-    np.subtract(responses, alpha, out=positive)
-    np.maximum(positive, 0, out=positive)
-    np.negative(responses, out=negative)
-    negative -= alpha
-    np.maximum(negative, 0, out=negative)
+    _threshold_halves(responses, responses, alpha, out[:, :units], out[:, units:])
     return out
 
 
@@ -343,11 +347,7 @@ class PatchEncoder:
             units, alpha = self.n_units, self.alpha
             positive, negative = pooled[:, :, :units], pooled[:, :, units:]
             if pooling == "max":
-                np.subtract(positive, alpha, out=positive)
-                np.maximum(positive, 0, out=positive)
-                np.negative(negative, out=negative)
-                negative -= alpha
-                np.maximum(negative, 0, out=negative)
+                _threshold_halves(positive, negative, alpha, positive, negative)
                 return pooled
             positive *= 0.5
             negative *= -0.5
