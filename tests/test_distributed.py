@@ -241,10 +241,18 @@ class KillOnceLoss(SquaredError):
 
     def value_and_delta(self, backend, outputs, targets, delta):
         armed, fired = os.path.join(self.folder, "armed"), os.path.join(self.folder, "fired")
-        if os.path.exists(armed) and not os.path.exists(fired):
-            open(fired, "w").close()
+        if os.path.exists(armed) and _first_to_fire(fired):
             os._exit(1)
         return super().value_and_delta(backend, outputs, targets, delta)
+
+
+def _first_to_fire(fired):
+    """Create ``fired``; True only for the one caller that created it (two shards may race)."""
+    try:
+        os.close(os.open(fired, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _arm_after(objective, folder, evaluations):
@@ -290,8 +298,7 @@ class KillOnceFeatures(ConvolutionalFeatures):
 
     def transform(self, X):
         folder = getattr(self, "kill_folder", None)
-        if folder and _on_worker() and not os.path.exists(os.path.join(folder, "fired")):
-            open(os.path.join(folder, "fired"), "w").close()
+        if folder and _on_worker() and _first_to_fire(os.path.join(folder, "fired")):
             os._exit(1)
         return super().transform(X)
 
