@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from nnlite.classify.study import mirror_images
 from nnlite.classify import (CLASSIFIER_NAMES, ClassificationSettings, ResultTable, align_classes,
                              check_test_classes, make_classifier, run_classification, stratified_holdout,
                              study_split)
@@ -125,6 +126,34 @@ def test_run_classification_table_holds_every_feature_set_and_classifier():
     assert min(row["accuracy"] for row in table if row["classifier"] == "logistic") > 0.5
 
 
+def test_mirror_images_reverses_the_columns_of_each_image():
+    images = np.arange(2 * 2 * 3 * 3).reshape(2, -1)  # two 2x3 images, 3 channels
+    mirrored = mirror_images(images, (2, 3, 3))
+    by_hand = images.reshape(2, 2, 3, 3)[:, :, [2, 1, 0], :].reshape(2, -1)
+    np.testing.assert_array_equal(mirrored, by_hand)
+    assert mirrored.flags.c_contiguous and not np.shares_memory(mirrored, images)
+    np.testing.assert_array_equal(mirror_images(mirrored, (2, 3, 3)), images)
+
+
+@pytest.mark.parametrize("architectures", [(), (SMALL.replace(normalization="zca", output_activation="identity"),)])
+def test_mirror_adds_the_mirrored_training_images(architectures):
+    # Noise images with random labels; the test set is the training images mirrored.  A 1-NN
+    # classifier finds each test image's mirror among its training rows only with mirror=True.
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(40, 12 * 12 * 3)).astype(np.uint8)
+    labels = rng.integers(0, 4, size=40)
+    test = Dataset(mirror_images(images, (12, 12, 3)), labels, image_shape=(12, 12, 3))
+    results = {}
+    for mirror in (False, True):
+        settings = study_settings(classifiers=("knn",), classifier_options={"knn": {"n_neighbors": 1}},
+                                  architectures=architectures, raw_pixels=not architectures,
+                                  strides=(2,), pooling="none", mirror=mirror)
+        table = run_classification(Dataset(images, labels, image_shape=(12, 12, 3)), test, settings)
+        results[mirror] = table.rows[0]["accuracy"]
+    assert results[True] == 1.0
+    assert results[False] < 0.75
+
+
 def test_json_and_csv_hold_what_the_table_shows(tmp_path):
     table = _study(strides=(4,), pooling="sum", pool_grid=2)
     document = json.loads(table.to_json(tmp_path / "results.json"))
@@ -202,6 +231,7 @@ def test_same_settings_same_numbers():
     ({"feature_dtype": "int8"}, "feature_dtype"),
     ({"architectures": (SMALL.replace(normalization="white"),)}, "normalization must be one of"),
     ({"architectures": (), "raw_pixels": False}, "nothing to classify"),
+    ({"mirror": "yes"}, "mirror must be True or False, got 'yes'"),
 ])
 def test_bad_settings_fail_before_any_work(options, message):
     lines = []

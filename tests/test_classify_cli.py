@@ -267,3 +267,9 @@ def test_every_documented_command_parses_into_settings():
                 assert model.sparsity_param == 0.035 and model.output_activation == "identity"
             else:
                 assert (model.sparsity_param, model.lambda_, model.beta) == (0.01, 1e-4, 3.0)
+
+
+def test_mirror_flag_reaches_the_settings():
+    parser = build_parser()
+    for argv, expected in ((["classify", "sample", "--mirror"], True), (["classify", "sample"], False)):
+        assert classification_settings(parser.parse_args(argv)).mirror is expected

@@ -73,6 +73,11 @@ class ClassificationSettings:
         on a stratified 20 % validation split of the training images
         (:class:`~nnlite.classify.tuning.ValidatedLinear`); the chosen C
         and the grid's scores are reported.
+    mirror : bool
+        Add the left-right mirror image of every training image to the
+        classifiers' training set (features of both; the labels repeated).
+        The test images are not touched, and the autoencoders still see
+        the training images only.
     """
 
     classifiers: tuple = DEFAULT_CLASSIFIERS
@@ -90,6 +95,7 @@ class ClassificationSettings:
     encoding: str = "activation"
     alpha: object = "auto"
     select_C: bool = False
+    mirror: bool = False
 
     def __post_init__(self):
         for name in ("classifiers", "architectures", "feature_layers", "strides"):
@@ -116,7 +122,7 @@ class ClassificationSettings:
             if isinstance(self.alpha, (bool, np.bool_)) or not isinstance(self.alpha, (int, float)) \
                     or not self.alpha >= 0:
                 raise ValueError(f"alpha must be 'auto' or a number >= 0, got {self.alpha!r}")
-        for name in ("raw_pixels", "use_folds", "select_C"):
+        for name in ("raw_pixels", "use_folds", "select_C", "mirror"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for settings in self.architectures:

@@ -31,6 +31,23 @@ from .tuning import ValidatedLinear
 __all__ = ["check_classifier_options", "run_classification"]
 
 
+def mirror_images(images, image_shape):
+    """Left-right mirror images of rows in SPEC's layout.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, h * w * c)
+    image_shape : tuple (h, w, c)
+
+    Returns
+    -------
+    ndarray of shape (n_images, h * w * c)
+        A new array, same dtype: row ``i`` is image ``i`` with its columns reversed.
+    """
+    h, w, c = image_shape
+    return np.ascontiguousarray(np.asarray(images).reshape(-1, h, w, c)[:, :, ::-1, :]).reshape(len(images), -1)
+
+
 def _as_dataset(data, name):
     """A labelled :class:`~nnlite.data.Dataset` from a Dataset or an ``(images, labels)`` pair."""
     if not isinstance(data, Dataset):
@@ -147,6 +164,22 @@ class _Study:
     def timing(self, step, seconds):
         self.table.info["timings"].append({"step": step, "seconds": seconds})
 
+    def train_labels(self):
+        """The labels of the classifiers' training rows: the training labels, twice with ``mirror``."""
+        labels = self.train.labels
+        return np.concatenate([labels, labels]) if self.settings.mirror else labels
+
+    def both_views(self, extract, images):
+        """``extract(images)``, stacked on ``extract(mirrored images)`` with ``mirror``; shape (n or 2n, F)."""
+        first = extract(images)
+        if not self.settings.mirror:
+            return first
+        out = np.empty((2 * first.shape[0], first.shape[1]), dtype=first.dtype)
+        out[:first.shape[0]] = first
+        del first
+        out[out.shape[0] // 2:] = extract(mirror_images(images, self.train.image_shape))
+        return out
+
     def evaluate(self, name, train_features, test_features, info, disposable=False):
         """Fit every classifier on ``train_features`` (all, then each fold) and score on the test set.
 
@@ -158,12 +191,15 @@ class _Study:
         place too.  The figures are those of ``pipeline.fit``: the same
         operations on the same values.
         """
-        y_train, y_test = self.train.labels, self.test.labels
+        y_train, y_test = self.train_labels(), self.test.labels
+        n_train = len(self.train.labels)
         n_features = int(train_features.shape[1])
         classifiers = self.settings.classifiers
         for position, classifier in enumerate(classifiers):
             options = self.settings.classifier_options.get(classifier, {})
-            runs = [("all", None)] + [(f"fold {k}", fold) for k, fold in enumerate(self.folds or [])]
+            runs = [("all", None)] + [(f"fold {k}", fold if not self.settings.mirror
+                                       else np.concatenate([fold, np.asarray(fold) + n_train]))
+                                      for k, fold in enumerate(self.folds or [])]
             scores, fit_times, predict_times, chosen = [], [], [], None
             for number, (label, index) in enumerate(runs):
                 last = disposable and position == len(classifiers) - 1 and number == len(runs) - 1
@@ -207,7 +243,8 @@ class _Study:
         """Classify the pixels themselves (scaled to [0, 1])."""
         start = time.perf_counter()
         dtype = self.settings.feature_dtype
-        train_x, test_x = raw_features(self.train.images, dtype), raw_features(self.test.images, dtype)
+        train_x = self.both_views(lambda images: raw_features(images, dtype), self.train.images)
+        test_x = raw_features(self.test.images, dtype)
         self.timing("raw pixels", time.perf_counter() - start)
         self.say(f"raw pixels: {train_x.shape[1]} features")
         disposable = not (np.may_share_memory(train_x, self.train.images)
@@ -250,7 +287,8 @@ class _Study:
                                            image_shape=self.train.image_shape, encoding=settings.encoding,
                                            alpha=settings.alpha, progress=self.progress)
                 start = time.perf_counter()
-                train_x = extractor.fit_transform(self.train.images)
+                extractor.fit(self.train.images)
+                train_x = self.both_views(extractor.transform, self.train.images)
                 test_x = extractor.transform(self.test.images)
                 seconds = time.perf_counter() - start
                 self.timing(f"features {name}", seconds)

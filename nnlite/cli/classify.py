@@ -107,6 +107,10 @@ def add_parser(subparsers):
     features.add_argument("--select-c", action="store_true",
                           help="choose C of logistic, linear_svm and l2svm from a small grid on a 20%% "
                                "validation split of the training images (reported in the table)")
+    features.add_argument("--mirror", action="store_true",
+                          help="add the left-right mirror image of every training image to the "
+                               "classifiers' training set (the test images and the autoencoder's "
+                               "patches are not touched)")
     features.add_argument("--no-raw", action="store_true", help="skip the raw-pixel baseline")
     features.add_argument("--memory-limit", type=float, default=256, metavar="MIB",
                           help="working memory per chunk of feature extraction (default: 256 MiB)")
@@ -137,7 +141,7 @@ def classification_settings(args):
         strides=tuple(parse_strides(args.strides)), pooling=args.pooling, pool_grid=args.pool_grid,
         classifier_options=parse_classifier_options(args.set), use_folds=not args.no_folds,
         memory_limit=int(args.memory_limit * 2**20), random_state=args.seed, encoding=args.encoder,
-        alpha=parse_alpha(args.alpha), select_C=args.select_c)
+        alpha=parse_alpha(args.alpha), select_C=args.select_c, mirror=args.mirror)
     try:
         settings.validate()
     except ValueError as error:
