@@ -28,7 +28,7 @@ from .settings import ClassificationSettings
 from .splits import check_test_classes
 from .tuning import ValidatedLinear
 
-__all__ = ["check_classifier_options", "run_classification"]
+__all__ = ["check_classifier_options", "mirror_images", "run_classification"]
 
 
 def mirror_images(images, image_shape):
