@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from .preprocessing import PatchNormalizer, ZCAWhitening
+from .preprocessing.normalize import divide_by_contrast_
 
 __all__ = ["FoldedPreprocessor", "fold_preprocessor"]
 
@@ -93,8 +94,7 @@ class FoldedPreprocessor:
         if self.remove_mean:  # the means by one matrix-vector product (a third of the time of .mean)
             values -= (values @ self._averaging(values.shape[1], values.dtype))[:, None]
         if self.variance_offset is not None:
-            variance = np.einsum("ij,ij->i", values, values, dtype=np.float64) / values.shape[1]
-            values /= np.sqrt(variance + self.variance_offset).astype(values.dtype)[:, None]
+            divide_by_contrast_(values, self.variance_offset)
         if self.low is not None:
             if patches.flags.c_contiguous and patches.shape[0] <= FULL_BOUNDS_ROWS:
                 # bounds of the block's own shape: one contiguous pass, three times faster than bounds

@@ -61,8 +61,7 @@ def pool_codes(codes, pooling, pool_grid):
     n_images, n_rows, n_cols, n_units = codes.shape
     if pooling == "none":
         return codes.reshape(n_images, -1)
-    rows = np.append(np.arange(pool_grid) * n_rows // pool_grid, n_rows)
-    cols = np.append(np.arange(pool_grid) * n_cols // pool_grid, n_cols)
+    rows, cols = cell_bounds(n_rows, pool_grid), cell_bounds(n_cols, pool_grid)
     reduce = {"sum": np.sum, "mean": np.mean, "max": np.max}[pooling]
     pooled = np.empty((n_images, pool_grid, pool_grid, n_units), dtype=codes.dtype)
     # one vectorised reduction per cell (k * k of them, 4 for quadrants): faster than np.add.reduceat

@@ -52,9 +52,19 @@ def _remove_row_mean(X):
     return X - X.mean(axis=1, keepdims=True, dtype=np.float64).astype(X.dtype)
 
 
-def _row_variance(X):
+def row_variance(X):
     """Each row's variance (rows already centred), float64 of shape (n,)."""
     return np.einsum("ij,ij->i", X, X, dtype=np.float64) / X.shape[1]
+
+
+def divide_by_contrast_(X, variance_offset, variance=None):
+    """Divide each (centred) row of ``X`` (n, D) in place by ``sqrt(its variance + variance_offset)``; returns ``X``.
+
+    ``variance``: the rows' variances when already computed (:func:`row_variance`).
+    """
+    variance = row_variance(X) if variance is None else variance
+    X /= np.sqrt(variance + variance_offset).astype(X.dtype)[:, None]
+    return X
 
 
 def normalize_data(images):
@@ -144,7 +154,7 @@ class PatchNormalizer(TransformerMixin, BaseEstimator):
         if not self.remove_mean:
             raise ValueError("contrast normalisation needs remove_mean=True (the 'mean-removed' or "
                              "'zca' normalization)")
-        return float(contrast)
+        return contrast
 
     def variance_offset(self):
         """The constant added to each row's variance by the contrast step (None when off)."""
@@ -168,9 +178,9 @@ class PatchNormalizer(TransformerMixin, BaseEstimator):
         if self.remove_mean:
             X = _remove_row_mean(X)
         if contrast is not None:
-            variance = _row_variance(X)
+            variance = row_variance(X)
             self.row_variance_ = float(variance.mean())
-            X /= np.sqrt(variance + contrast * self.row_variance_).astype(X.dtype)[:, None]
+            divide_by_contrast_(X, contrast * self.row_variance_, variance)
         view = channel_view(X, channels)
         self.mean_ = view.mean(axis=(0, 1), dtype=np.float64)
         self.std_ = view.std(axis=(0, 1), dtype=np.float64)
@@ -198,7 +208,7 @@ class PatchNormalizer(TransformerMixin, BaseEstimator):
         if self.remove_mean:
             X -= X.mean(axis=1, keepdims=True, dtype=np.float64).astype(X.dtype)
         if self.contrast is not None:
-            X /= np.sqrt(_row_variance(X) + self.variance_offset()).astype(X.dtype)[:, None]
+            divide_by_contrast_(X, self.variance_offset())
         view = channel_view(X, len(self.mean_))
         low, high = self.low_.astype(X.dtype), self.high_.astype(X.dtype)
         scale, offset = self._mapping(X.dtype)
