@@ -48,7 +48,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .data.shapes import resolve_image_shape
-from .data.strided import grid_patches, grid_shape
+from .data.strided import grid_patches, grid_shape, grid_windows
 from .encoders import ENCODERS, PatchEncoder, check_encoder, encoder_width
 from .backend.row_pool import get_pool
 from .layers.dense import Dense
@@ -88,16 +88,6 @@ def _thread_buffer(name, shape, dtype):
     if array is None or array.size < size:
         array = buffers[key] = np.empty(size, dtype)
     return array[:size].reshape(shape)
-
-
-def _window_view(floats, image_shape, patch_size, stride, grid):
-    """Patches of image rows as a view (n, n_rows, n_cols, p, p, c): one copy turns it into patch rows."""
-    height, width, channels = image_shape
-    item = floats.itemsize
-    strides = (floats.strides[0], stride * width * channels * item, stride * channels * item,
-               width * channels * item, channels * item, item)
-    shape = (floats.shape[0], grid[0], grid[1], patch_size, patch_size, channels)
-    return np.lib.stride_tricks.as_strided(floats, shape, strides, writeable=False)
 
 
 class _Buffers:
@@ -426,7 +416,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
             count = min(per_task, n_images - begin)
             floats = encoder.prepare_images(images[begin:begin + count],
                                             out=_thread_buffer("images", (count, images.shape[1]), dtype))
-            windows = _window_view(floats, self.image_shape_, self.patch_size, self.stride, self.grid_)
+            windows = grid_windows(floats, self.image_shape_, self.patch_size, self.stride)
             rows_out = out[begin:begin + count]
             if pooler is not None:
                 pooled = rows_out.reshape(count, self.pool_grid, self.pool_grid, self.n_units_)

@@ -54,6 +54,33 @@ def grid_shape(image_shape, patch_size, stride):
     return (1 + (height - patch_size) // stride, 1 + (width - patch_size) // stride)
 
 
+def grid_windows(images, image_shape, patch_size, stride):
+    """Every grid patch of image rows as a read-only view; one copy turns it into patch rows.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, h * w * c)
+        Image rows in SPEC's layout (copied first only if not C-contiguous).
+    image_shape : tuple (h, w, c)
+    patch_size, stride : int
+        Already checked (:func:`grid_shape`).
+
+    Returns
+    -------
+    ndarray of shape (n_images, n_rows, n_cols, p, p, c)
+        A view of ``images``: ``[i, r, q]`` is the patch at grid row ``r``,
+        column ``q`` of image ``i``.
+    """
+    height, width, channels = image_shape
+    n_rows, n_cols = grid_shape(image_shape, patch_size, stride)
+    images = np.ascontiguousarray(images)
+    item = images.itemsize
+    strides = (images.strides[0], stride * width * channels * item, stride * channels * item,
+               width * channels * item, channels * item, item)
+    shape = (images.shape[0], n_rows, n_cols, patch_size, patch_size, channels)
+    return np.lib.stride_tricks.as_strided(images, shape, strides, writeable=False)
+
+
 def grid_patches(images, patch_size, stride, image_shape=None, out=None):
     """All ``p x p`` patches of every image at a regular stride.
 
@@ -108,12 +135,7 @@ def grid_patches(images, patch_size, stride, image_shape=None, out=None):
                            f"{n_patches} grid patches ({images.shape[0]} images x {n_rows * n_cols} "
                            f"positions at stride {stride}) of {patch_size * patch_size * channels} values",
                            advice="pass fewer images at a time or a larger stride")
-    stack = np.asarray(images).reshape(images.shape[0], height, width, channels)
-    # windows: (n, h - p + 1, w - p + 1, c, p, p), a view; keep the strided positions.
-    windows = np.lib.stride_tricks.sliding_window_view(stack, (patch_size, patch_size), axis=(1, 2))
-    windows = windows[:, :n_rows * stride:stride, :n_cols * stride:stride]
-    # -> (n, n_rows, n_cols, p, p, c), then one copy into rows.
-    windows = windows.transpose(0, 1, 2, 4, 5, 3)
+    windows = grid_windows(np.asarray(images), (height, width, channels), patch_size, stride)
     if out is not None:
         np.copyto(out.reshape(windows.shape), windows, casting="unsafe")
         return out, (n_rows, n_cols)
