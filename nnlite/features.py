@@ -39,9 +39,7 @@ progress line (images done, rate, time left) goes to ``progress`` every
 transformer for a trained patch model.
 """
 
-import math
 import numbers
-import threading
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -50,6 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 from .data.shapes import resolve_image_shape
 from .data.strided import grid_patches, grid_shape, grid_windows
 from .encoders import ENCODERS, PatchEncoder, check_encoder, encoder_width
+from .backend.numpy_backend import thread_buffer
 from .backend.row_pool import get_pool
 from .layers.dense import Dense
 from .network import Network
@@ -74,21 +73,6 @@ MIN_TASKS = 8
 #: Images per chunk at least, on the fused path (whose memory does not grow with the chunk): the
 #: threads then wait for each other at the end of a chunk rarely.
 FUSED_CHUNK_IMAGES = 256
-
-_LOCAL = threading.local()
-
-
-def _thread_buffer(name, shape, dtype):
-    """An uninitialised array of ``shape``, private to the calling thread and reused by its blocks."""
-    buffers = getattr(_LOCAL, "buffers", None)
-    if buffers is None:
-        buffers = _LOCAL.buffers = {}
-    size, key = math.prod(shape), (name, dtype)
-    array = buffers.get(key)
-    if array is None or array.size < size:
-        array = buffers[key] = np.empty(size, dtype)
-    return array[:size].reshape(shape)
-
 
 class _Buffers:
     """Work arrays reused by the chunks of one :meth:`ConvolutionalFeatures.transform`.
@@ -415,7 +399,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
             begin = index * per_task
             count = min(per_task, n_images - begin)
             floats = encoder.prepare_images(images[begin:begin + count],
-                                            out=_thread_buffer("images", (count, images.shape[1]), dtype))
+                                            out=thread_buffer("images", (count, images.shape[1]), dtype))
             windows = grid_windows(floats, self.image_shape_, self.patch_size, self.stride)
             rows_out = out[begin:begin + count]
             if pooler is not None:
@@ -423,7 +407,7 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
             for first_row in range(0, n_rows, band):
                 last_row = min(first_row + band, n_rows)
                 n_patches = count * (last_row - first_row) * n_cols
-                patches = _thread_buffer("patches", (n_patches, width + augment), dtype)
+                patches = thread_buffer("patches", (n_patches, width + augment), dtype)
                 window_rows = windows[:, first_row:last_row]
                 if augment:  # a last column of ones: the soft threshold's bias rides in the product
                     patches[:, width] = 1.0
@@ -431,13 +415,13 @@ class ConvolutionalFeatures(TransformerMixin, BaseEstimator):
                     np.copyto(target, window_rows)
                 else:
                     np.copyto(patches.reshape(window_rows.shape), window_rows)
-                product = _thread_buffer("product", (n_patches, encoder.n_columns), dtype)
+                product = thread_buffer("product", (n_patches, encoder.n_columns), dtype)
                 if pooler is None:
                     # contiguous: one image's band, or whole images
                     codes = rows_out.reshape(count, positions, self.n_units_)[:, first_row * n_cols:last_row * n_cols]
                     encoder.encode(patches, out=codes.reshape(n_patches, self.n_units_), scratch=product)
                     continue
-                work = _thread_buffer("codes", (n_patches, encoder.width), dtype)
+                work = thread_buffer("codes", (n_patches, encoder.width), dtype)
 
                 def add(values, kind, columns, first_row=first_row):
                     pooler.add(values, first_row, pooled[..., columns], kind)

@@ -26,6 +26,7 @@ result is bit-for-bit the same on every run and with any number of threads.
 Sums over samples may differ in the last bits from one undivided product.
 """
 
+import math
 import os
 import threading
 
@@ -74,6 +75,23 @@ def row_blocks(n_rows, width, itemsize, target_bytes=None):
 _LOCAL = threading.local()
 
 
+def thread_buffer(key, shape, dtype):
+    """An uninitialised C-contiguous array of ``shape``, private to the calling thread.
+
+    Every call with the same ``key`` and ``dtype`` in a thread gets the same
+    memory (grown when too small), so a buffer reused by the blocks a thread
+    runs stays in that core's cache.
+    """
+    buffers = getattr(_LOCAL, "buffers", None)
+    if buffers is None:
+        buffers = _LOCAL.buffers = {}
+    size, name = math.prod(shape), (key, np.dtype(dtype))
+    array = buffers.get(name)
+    if array is None or array.size < size:
+        array = buffers[name] = np.empty(size, dtype)
+    return array[:size].reshape(shape)
+
+
 def block_scratch(like, slot=0):
     """A scratch array shaped like the row block ``like``, private to the calling thread.
 
@@ -81,14 +99,7 @@ def block_scratch(like, slot=0):
     cache (the caller's full-size scratch array would be written to memory).
     Different ``slot`` values give different arrays.
     """
-    buffers = getattr(_LOCAL, "buffers", None)
-    if buffers is None:
-        buffers = _LOCAL.buffers = {}
-    key = (slot, like.shape[1:], like.dtype)
-    buffer = buffers.get(key)
-    if buffer is None or buffer.shape[0] < like.shape[0]:
-        buffer = buffers[key] = np.empty(like.shape, dtype=like.dtype)
-    return buffer[:like.shape[0]]
+    return thread_buffer(("block", slot, like.shape[1:]), like.shape, like.dtype)
 
 
 class NumpyBackend(ArrayBackend):
