@@ -322,8 +322,33 @@ class Network(ShardSums):
             return 0
         return 2 if len(self.layers) > 1 and self._plain_dense(-2) else 1
 
+    def _takes_means(self, index):
+        """Whether hidden layer ``index``'s forward step also takes its mean activations.
+
+        True for a plain Dense layer (:meth:`_plain_dense`) whose activity
+        penalties all use only those means (``uses_column_means``): the
+        backend then sums each block of activations while it is in cache
+        (:meth:`~nnlite.backend.base.ArrayBackend.linear_activate_column_sum`)
+        instead of reading them all again.
+        """
+        if index >= len(self.layers) - 1 or not self._plain_dense(index):
+            return False
+        acting = [r for r in self._activity_regularizers() if acts_on_layer(r, index)]
+        return bool(acting) and all(r.uses_column_means for r in acting)
+
+    def _forward_step(self, index, inputs, out, work):
+        """Layer ``index``'s forward step into ``out``, with its mean activations when :meth:`_takes_means`."""
+        layer, params = self.layers[index], self._params[index]
+        if self._takes_means(index):
+            self.backend.linear_activate_column_sum(inputs, params["W"], params["b"], layer.activation.name,
+                                                    out, work.means[index], 1.0 / inputs.shape[0])
+        else:
+            layer.forward(self.backend, inputs, params, out)
+
     def _activity(self, index, activations, work):
         """The activity penalties of hidden layer ``index``: their values (a list) and their summed row."""
+        if self._takes_means(index):
+            activations = work.mean_rows[index]  # (1, n_units): what these penalties read of them
         penalties, row = [], None
         for regularizer, workspace in zip(self._activity_regularizers(), work.penalty[index]):
             if not acts_on_layer(regularizer, index):
@@ -344,8 +369,8 @@ class Network(ShardSums):
         scale = 1.0 / inputs.shape[0]
         last = len(layers) - 1
         fused = self._fused_layers()
-        for layer, layer_inputs, layer_params, out in zip(layers[:last] if fused else layers, below, params, acts):
-            layer.forward(backend, layer_inputs, layer_params, out)
+        for index in range(last if fused else last + 1):
+            self._forward_step(index, below[index], acts[index], work)
         penalties = []
         if fused:
             step = None

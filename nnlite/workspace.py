@@ -16,6 +16,10 @@ class Workspace:
         activity regularizer ``r`` on hidden layer ``l``.
     buffers : list of dict
         ``buffers[l]``: the arrays of ``layers[l].buffer_shapes(n_samples)``.
+    means, mean_rows : lists of arrays
+        ``means[l]`` has shape ``(layers[l].n_out,)``: hidden layer ``l``'s
+        mean activations, when the forward pass takes them; ``mean_rows[l]``
+        is the same memory as shape ``(1, n_out)``.
     """
 
     def __init__(self, backend, layers, n_samples, n_activity_regularizers):
@@ -26,5 +30,7 @@ class Workspace:
         self.scratch = {width: backend.empty((n_samples, width)) for width in set(widths)}
         self.penalty = [[{"mean": backend.empty((width,)), "grad": backend.empty((width,))}
                          for _ in range(n_activity_regularizers)] for width in widths[:-1]]
+        self.means = [backend.empty((width,)) for width in widths[:-1]]
+        self.mean_rows = [backend.view(mean, 0, (1, mean.shape[0])) for mean in self.means]
         self.buffers = [{name: backend.empty(tuple(shape))
                          for name, shape in layer.buffer_shapes(n_samples).items()} for layer in layers]

@@ -244,6 +244,52 @@ def test_network_fused_top_layers_give_the_same_bytes_as_separate_calls(small_bl
     assert results[0] == results[1] == results[2]
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_numpy_forward_with_column_sums_equals_the_separate_calls(small_blocks, dtype, n_threads):
+    rng = np.random.default_rng(2)
+    args = _op_arguments(rng, dtype)
+    x, w, b = (args[key] for key in ("x", "w", "b"))
+    rtol = 1e-13 if dtype == "float64" else 1e-5  # partial sums are added in another order
+    for name in ("sigmoid", "relu", "identity"):
+        backend = NumpyBackend(dtype, n_threads=n_threads)
+        separate = backend.linear_activate(x, w, b, name, np.full((x.shape[0], w.shape[0]), np.nan, dtype))
+        for reference in (backend, ArrayBackend(dtype)):
+            out, sums = np.full_like(separate, np.nan), np.full(w.shape[0], np.nan, dtype)
+            assert reference.linear_activate_column_sum(x, w, b, name, out, sums, 0.25) is out
+            if reference is backend:  # the same blocks and arithmetic: the same bytes
+                assert out.tobytes() == separate.tobytes()
+            np.testing.assert_allclose(out, separate, rtol=rtol, atol=rtol)
+            np.testing.assert_allclose(sums, 0.25 * separate.sum(axis=0, dtype=np.float64), rtol=rtol * 10)
+
+
+@pytest.mark.parametrize("hidden", [5, [8, 4, 8]])
+def test_network_takes_the_mean_activations_in_the_forward_pass(small_blocks, monkeypatch, hidden):
+    """The KL penalty reads the means the forward step took: no second pass over the activations."""
+    data = sample_data(n_samples=300)
+    backend = NumpyBackend("float64", n_threads=2)
+    net = build_autoencoder(VISIBLE, hidden, backend=backend)
+    net.initialize(5)
+    n_hidden = len(net.layers) - 1
+    assert [net._takes_means(index) for index in range(len(net.layers))] == [True] * n_hidden + [False]
+    summed, original = [], NumpyBackend.column_sum
+
+    def column_sum(self, array, out, scale=1.0):
+        summed.append(array.shape)
+        return original(self, array, out, scale)
+
+    monkeypatch.setattr(NumpyBackend, "column_sum", column_sum)
+    cost, grad = net.objective(data)(net.theta.copy())
+    assert all(shape[0] == 1 for shape in summed) and len(summed) == n_hidden
+    # The same cost and gradient as when every hidden layer's forward step is the plain one.
+    monkeypatch.setattr(type(net), "_takes_means", lambda self, index: False)
+    summed.clear()
+    plain_cost, plain_grad = net.objective(data)(net.theta.copy())
+    assert [shape[0] for shape in summed] == [300] * n_hidden
+    assert cost == pytest.approx(plain_cost, rel=1e-13)
+    np.testing.assert_allclose(grad, plain_grad, rtol=1e-11, atol=1e-14)
+
+
 def test_numpy_sigmoid_saturates_without_warnings(small_blocks):
     backend = NumpyBackend("float64", n_threads=2)
     z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]] * 20)

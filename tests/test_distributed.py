@@ -25,6 +25,7 @@ from nnlite.cli import main
 from nnlite.distributed import (DistributedFeatures, DistributedObjective, active_client, connect,
                                 distributed_transform, parse_scheduler, require_distributed, shard_bounds,
                                 use_client)
+from nnlite.distributed.reduction import Reduction
 from nnlite.features import ConvolutionalFeatures
 from nnlite.losses.per_layer import LayerSparsity
 from nnlite.layers.dense import Dense
@@ -81,6 +82,20 @@ def _network(hidden, activation, d=12, loss=None):
 
 def _relative(a, b):
     return np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(b))
+
+
+class _PerSampleActivityPenalty(KLSparsity):
+    """An activity penalty that says it reads more than the mean activations."""
+
+    uses_column_means = False
+
+
+def test_reduction_refuses_penalties_beyond_the_mean_activation():
+    network = _network([5], "sigmoid")
+    assert Reduction(network).activity  # KLSparsity is combined through the means
+    network.regularizers = [WeightDecay(1e-3), _PerSampleActivityPenalty(0.1, 3.0)]
+    with pytest.raises(ValueError, match="mean activation only"):
+        Reduction(network)
 
 
 @pytest.mark.parametrize("hidden", [[5], [8, 3, 8]])

@@ -124,6 +124,31 @@ class ArrayBackend:
         self.linear(inputs, weights, bias, out)
         return self.activate_(name, out)
 
+    def linear_activate_column_sum(self, inputs, weights, bias, name, out, sums, scale=1.0):
+        """:meth:`linear_activate` into ``out``, and ``sums = scale * out.sum(axis=0)``.
+
+        A fusion hook (the forward step of a hidden layer whose activity
+        penalty needs only the activations' column means): backends may sum
+        each block of activations while it is in cache.
+
+        Parameters
+        ----------
+        inputs : array of shape (n_samples, n_in)
+        weights : array of shape (n_out, n_in)
+        bias : array of shape (n_out,)
+        name : str
+        out : array of shape (n_samples, n_out)
+        sums : array of shape (n_out,)
+        scale : float
+
+        Returns
+        -------
+        out
+        """
+        self.linear_activate(inputs, weights, bias, name, out)
+        self.column_sum(out, sums, scale)
+        return out
+
     def weight_grad(self, delta, inputs, out, scale):
         """``out = scale * delta.T @ inputs`` (shape ``(n_out, n_in)``)."""
         self.xp.matmul(delta.T, inputs, out=out)

@@ -206,6 +206,29 @@ class NumpyBackend(ArrayBackend):
         self._map_rows(self._activate_block(weights, bias, name), inputs, out)
         return out
 
+    def linear_activate_column_sum(self, inputs, weights, bias, name, out, sums, scale=1.0):
+        """:meth:`linear_activate` with each block's column sums taken while it is in cache.
+
+        The activations are the same bytes as :meth:`linear_activate`'s (same
+        blocks); the sums are per-block partial sums added in block order.
+        """
+        if inputs.ndim != 2:
+            return ArrayBackend.linear_activate_column_sum(self, inputs, weights, bias, name, out, sums, scale)
+        blocks = self._blocks((inputs, out), None)
+        partial = np.empty((len(blocks),) + sums.shape, dtype=sums.dtype)
+        ones = np.ones(blocks[0].stop - blocks[0].start, dtype=out.dtype)
+        activate = self._activate_block(weights, bias, name)
+
+        def block(index, rows):
+            o = out[rows]
+            activate(inputs[rows], o)
+            np.matmul(ones[:o.shape[0]], o, out=partial[index])
+
+        self._for_blocks(blocks, block)
+        np.add.reduce(partial, axis=0, out=sums)
+        sums *= scale
+        return out
+
     def weight_grad(self, delta, inputs, out, scale):
         self._sum_rows(lambda o, d, x: np.matmul(d.T, x, out=o), out, delta, inputs,
                        target_bytes=SPLIT_BYTES)

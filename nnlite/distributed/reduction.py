@@ -29,14 +29,13 @@ those rows, so:
 Parameter penalties (weight decay) are added here, once.  Sums run over the
 shards in a fixed order, so the result does not depend on which worker
 answered first.  Only penalties that depend on the activations through their
-means (:class:`~nnlite.losses.kl_sparsity.KLSparsity`) can be combined this
-way; others raise ``ValueError``.
+means (``uses_column_means``, as :class:`~nnlite.losses.kl_sparsity.KLSparsity`)
+can be combined this way; others raise ``ValueError``.
 """
 
 import numpy as np
 
 from ..backend import get_backend
-from ..losses.kl_sparsity import KLSparsity
 from ..network import acts_on_layer
 
 
@@ -58,9 +57,9 @@ class Reduction:
         self.table = network.table
         self.activity = [r for r in network.regularizers if r.acts_on_activations]
         for regularizer in self.activity:
-            if not isinstance(regularizer, KLSparsity):
+            if not regularizer.uses_column_means:
                 raise ValueError(f"distributed training combines activity penalties through the mean "
-                                 f"activation only (KLSparsity); got {regularizer!r}")
+                                 f"activation only (uses_column_means, as KLSparsity); got {regularizer!r}")
         self.parameter = [r for r in network.regularizers if r.acts_on_parameters]
         self.activations = [layer.activation for layer in network.layers[:-1]]
         self.sizes = network.sizes

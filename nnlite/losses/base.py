@@ -16,6 +16,12 @@ class Regularizer:
 
     acts_on_parameters = False
     acts_on_activations = False
+    #: True when :meth:`activity_term` depends on the activations only through
+    #: their mean over samples.  The caller may then pass those means as an
+    #: array of shape ``(1, n_units)`` instead of the activations (the network
+    #: takes them in its forward pass; the distributed reduction has no more
+    #: and refuses other activity penalties).
+    uses_column_means = False
 
     def check_activation(self, activation):
         """Raise ``ValueError`` if an activity penalty cannot act on ``activation``."""

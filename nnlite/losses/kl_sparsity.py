@@ -52,6 +52,7 @@ class KLSparsity(Regularizer):
     """
 
     acts_on_activations = True
+    uses_column_means = True
 
     def __init__(self, sparsity_param=0.01, beta=3.0):
         self.sparsity_param = check_open_unit_interval(sparsity_param, "sparsity_param")
