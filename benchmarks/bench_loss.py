@@ -11,24 +11,32 @@ hits every contender alike):
 * ``torch``        -- PyTorch autograd in float64/float32, when torch is
   installed (an optional peer);
 
-and prints each as milliseconds and as a ratio, with the thread count and the
-load average before and after (on a shared machine only the ratios of one
-run mean much).  ``--train`` adds a full default training (10,000 patches,
+and prints each as milliseconds and as a ratio, with the thread count, the
+load average before and after and, on Linux, the share of CPU time the host
+took for other work during the run (its "steal" time: on a shared virtual
+machine only the ratios of one run mean much, and a run with steal above a
+few per cent is a noisy one).  ``--train`` adds a full default training (10,000 patches,
 400 L-BFGS iterations) and splits its time between the evaluations and the
 optimiser.  ``--optimizer``
 times scipy's L-BFGS-B alone (400 iterations on a quadratic with as many
 parameters as the network) with one BLAS thread and with all, the choice
 ``LBFGS(optimizer_blas_threads=...)`` makes.
 
-Each timed call starts after a pause of ``--settle`` seconds (default 0.2).
-After every multi-threaded product, OpenBLAS's worker threads busy-wait for
-the next one for about 2**28 cycles (0.1 s here; lowering OpenBLAS's thread
-count does not stop them).  Without the pause a contender would share the
-cores with the previous contender's spinning threads: nnlite's evaluation,
-whose own threads then compete with them, took 35 ms instead of 19 ms that
-way, while a training never meets them (its optimiser's BLAS runs on one
-thread).  The line ``nnlite float64 after a BLAS call`` times that case
-apart: the same evaluation right after a product on BLAS's own threads.
+Each timed call starts after a pause of ``--settle`` seconds (default 0.2)
+and one untimed call of the same contender.  After every multi-threaded
+product, OpenBLAS's worker threads busy-wait for the next one for about
+2**28 cycles (0.1 s here; lowering OpenBLAS's thread count does not stop
+them).  Without the pause a contender would share the cores with the
+previous contender's spinning threads: nnlite's evaluation, whose own
+threads then compete with them, took 35 ms instead of 19 ms that way, while
+a training never meets them (its optimiser's BLAS runs on one thread).  The
+untimed call puts every contender in the state a training keeps it in,
+evaluation after evaluation: on the 2-core virtual development machine a
+thread that slept 0.2 s wakes slowly for the first few milliseconds, and an
+evaluation right after such a pause took 40-55 ms against 22 ms in a row.
+Two lines time the other cases apart: ``nnlite float64 after a BLAS call``
+(the same evaluation right after a product on BLAS's own threads) and
+``nnlite float64 first call after the pause`` (no untimed call before it).
 
 Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--settle 0.2] [--train] [--optimizer]``.
 """
@@ -131,8 +139,11 @@ def best_times(contenders, repeats, settle=0.0, preludes=None):
     settle : float
         Seconds of pause before each timed call, so that the worker threads
         of the previous call's BLAS (or OpenMP) have stopped spinning.
-    preludes : dict of str -> callable, optional
-        Untimed calls made right before a contender's timed call (after the pause).
+    preludes : dict of str -> callable or None, optional
+        Untimed calls made right before a contender's timed call (after the
+        pause).  A contender not named here gets one untimed call of itself
+        (the state between two evaluations of a training); one mapped to
+        ``None`` gets none.
     """
     preludes = preludes or {}
     best = {name: np.inf for name in contenders}
@@ -142,8 +153,9 @@ def best_times(contenders, repeats, settle=0.0, preludes=None):
         for name, function in contenders.items():
             if settle > 0:
                 time.sleep(settle)
-            if name in preludes:
-                preludes[name]()
+            prelude = preludes.get(name, function)
+            if prelude is not None:
+                prelude()
             start = time.perf_counter()
             function()
             best[name] = min(best[name], time.perf_counter() - start)
@@ -217,13 +229,16 @@ def main(argv=None):
     # The same evaluation right after a product on BLAS's own threads (still spinning then).
     after_blas = "nnlite float64 after a BLAS call"
     contenders[after_blas] = contenders["nnlite float64"]
-    preludes = {after_blas: blas_call(data, args.hidden)}
-    load_before = load_average()
+    first_call = "nnlite float64 first call after the pause"
+    contenders[first_call] = contenders["nnlite float64"]
+    preludes = {after_blas: blas_call(data, args.hidden), first_call: None}
+    load_before, ticks_before = load_average(), cpu_ticks()
     times = best_times(contenders, args.repeats, settle=args.settle, preludes=preludes)
 
     print(f"cost+gradient, N={args.n}, V={args.visible}, H={args.hidden}, best of {args.repeats}, "
-          f"{args.settle:g} s pause before each (threads: {nets['float64'].backend.threads()}; "
-          f"load average {load_before} -> {load_average()})")
+          f"{args.settle:g} s pause and one untimed call before each (threads: {nets['float64'].backend.threads()}; "
+          f"load average {load_before} -> {load_average()}; CPU time stolen by the host: "
+          f"{stolen_share(ticks_before, cpu_ticks())})")
     floor64, plain = times["blas floor float64"], times["plain numpy float64"]
     print(f"{'contender':34s} {'ms':>8s} {'/blas f64':>10s} {'plain/this':>11s}")
     for name, ms in times.items():
@@ -235,6 +250,27 @@ def main(argv=None):
               f"(aim >= 1)")
     if args.train:
         default_training(rng)
+
+
+def cpu_ticks():
+    """``(stolen, total)`` CPU ticks of the whole machine from /proc/stat (None where there is none).
+
+    On a virtual machine, "steal" counts the time the host ran something else
+    while one of this machine's CPUs was ready to run.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+def stolen_share(before, after):
+    """The share of CPU time stolen by the host between two :func:`cpu_ticks` readings, as text."""
+    if before is None or after is None or after[1] <= before[1]:
+        return "?"
+    return f"{100.0 * (after[0] - before[0]) / (after[1] - before[1]):.1f} %"
 
 
 def load_average():
@@ -263,12 +299,13 @@ def default_training(rng):
         spent[0] += time.perf_counter() - start
         return value
 
-    load_before = load_average()
+    load_before, ticks_before = load_average(), cpu_ticks()
     result = LBFGS(max_iter=400, tol=1e-9).minimize(timed, net.theta.copy())
     print(f"full default training (10,000 x 192, H=75, 400 L-BFGS iterations, float64): "
           f"{result.wall_time:.1f} s, {result.n_iter} iterations, {result.n_evaluations} evaluations "
           f"taking {spent[0]:.1f} s ({1e3 * spent[0] / result.n_evaluations:.1f} ms each); "
-          f"load average {load_before} -> {load_average()}")
+          f"load average {load_before} -> {load_average()}; stolen by the host: "
+          f"{stolen_share(ticks_before, cpu_ticks())}")
 
 
 if __name__ == "__main__":
