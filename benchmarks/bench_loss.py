@@ -23,22 +23,24 @@ parameters as the network) with one BLAS thread and with all, the choice
 ``LBFGS(optimizer_blas_threads=...)`` makes.
 
 Each timed call starts after a pause of ``--settle`` seconds (default 0.2)
-and one untimed call of the same contender.  After every multi-threaded
-product, OpenBLAS's worker threads busy-wait for the next one for about
-2**28 cycles (0.1 s here; lowering OpenBLAS's thread count does not stop
-them).  Without the pause a contender would share the cores with the
-previous contender's spinning threads: nnlite's evaluation, whose own
-threads then compete with them, took 35 ms instead of 19 ms that way, while
-a training never meets them (its optimiser's BLAS runs on one thread).  The
-untimed call puts every contender in the state a training keeps it in,
-evaluation after evaluation: on the 2-core virtual development machine a
-thread that slept 0.2 s wakes slowly for the first few milliseconds, and an
-evaluation right after such a pause took 40-55 ms against 22 ms in a row.
-Two lines time the other cases apart: ``nnlite float64 after a BLAS call``
-(the same evaluation right after a product on BLAS's own threads) and
-``nnlite float64 first call after the pause`` (no untimed call before it).
+and ``--warm`` seconds (default 0.1) of untimed calls of the same contender.
+After every multi-threaded product, OpenBLAS's worker threads busy-wait for
+the next one for about 2**28 cycles (0.1 s here; lowering OpenBLAS's thread
+count does not stop them).  Without the pause a contender would share the
+cores with the previous contender's spinning threads: nnlite's evaluation,
+whose own threads then compete with them, took 35 ms instead of 19 ms that
+way, while a training never meets them (its optimiser's BLAS runs on one
+thread).  The untimed calls put every contender in the state a training
+keeps it in, evaluation after evaluation: on the 2-core virtual development
+machine threads that slept 0.2 s run slowly for the next few tens of
+milliseconds (float32 evaluations took 20, 23, 16, then 13-14 ms in a row
+after the pause).  Two lines time the other cases apart: ``nnlite float64
+after a BLAS call`` (the same evaluation right after a product on BLAS's own
+threads) and ``nnlite float64 first call after the pause`` (no untimed
+calls before it).
 
-Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--settle 0.2] [--train] [--optimizer]``.
+Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--settle 0.2] [--warm 0.1] [--train]
+[--optimizer]``.
 """
 
 import argparse
@@ -129,21 +131,27 @@ def torch_peer(data, theta, hidden, dtype):
     return run
 
 
-def best_times(contenders, repeats, settle=0.0, preludes=None):
+def best_times(contenders, repeats, settle=0.0, warm=0.0, preludes=None, cold=()):
     """Interleave the contenders ``repeats`` times; the best time of each in ms.
+
+    Before each timed call: a pause of ``settle`` seconds, then untimed calls
+    of the same contender for ``warm`` seconds (at least one), then its
+    prelude if it has one.
 
     Parameters
     ----------
     contenders : dict of str -> callable
     repeats : int
     settle : float
-        Seconds of pause before each timed call, so that the worker threads
-        of the previous call's BLAS (or OpenMP) have stopped spinning.
-    preludes : dict of str -> callable or None, optional
-        Untimed calls made right before a contender's timed call (after the
-        pause).  A contender not named here gets one untimed call of itself
-        (the state between two evaluations of a training); one mapped to
-        ``None`` gets none.
+        Seconds of pause, so that the worker threads of the previous
+        contender's BLAS (or OpenMP) have stopped spinning.
+    warm : float
+        Seconds of untimed calls of the contender itself: the state between
+        two evaluations of a training, which calls them back to back.
+    preludes : dict of str -> callable, optional
+        Untimed calls made right before a contender's timed call.
+    cold : collection of str
+        Contenders timed without the untimed calls (right after the pause).
     """
     preludes = preludes or {}
     best = {name: np.inf for name in contenders}
@@ -153,9 +161,13 @@ def best_times(contenders, repeats, settle=0.0, preludes=None):
         for name, function in contenders.items():
             if settle > 0:
                 time.sleep(settle)
-            prelude = preludes.get(name, function)
-            if prelude is not None:
-                prelude()
+            if name not in cold:
+                until = time.perf_counter() + warm
+                function()
+                while time.perf_counter() < until:
+                    function()
+            if name in preludes:
+                preludes[name]()
             start = time.perf_counter()
             function()
             best[name] = min(best[name], time.perf_counter() - start)
@@ -192,6 +204,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--settle", type=float, default=0.2,
                         help="seconds of pause before each timed call (default 0.2; 0: none)")
+    parser.add_argument("--warm", type=float, default=0.1,
+                        help="seconds of untimed calls of a contender before its timed call (default 0.1)")
     parser.add_argument("--train", action="store_true", help="also time a full default training")
     parser.add_argument("--optimizer", action="store_true",
                         help="only time scipy's L-BFGS-B on its own, by BLAS thread setting")
@@ -231,12 +245,13 @@ def main(argv=None):
     contenders[after_blas] = contenders["nnlite float64"]
     first_call = "nnlite float64 first call after the pause"
     contenders[first_call] = contenders["nnlite float64"]
-    preludes = {after_blas: blas_call(data, args.hidden), first_call: None}
+    preludes = {after_blas: blas_call(data, args.hidden)}
     load_before, ticks_before = load_average(), cpu_ticks()
-    times = best_times(contenders, args.repeats, settle=args.settle, preludes=preludes)
+    times = best_times(contenders, args.repeats, settle=args.settle, warm=args.warm, preludes=preludes,
+                       cold={first_call})
 
     print(f"cost+gradient, N={args.n}, V={args.visible}, H={args.hidden}, best of {args.repeats}, "
-          f"{args.settle:g} s pause and one untimed call before each (threads: {nets['float64'].backend.threads()}; "
+          f"{args.settle:g} s pause and {args.warm:g} s of untimed calls before each (threads: {nets['float64'].backend.threads()}; "
           f"load average {load_before} -> {load_average()}; CPU time stolen by the host: "
           f"{stolen_share(ticks_before, cpu_ticks())})")
     floor64, plain = times["blas floor float64"], times["plain numpy float64"]
