@@ -290,6 +290,30 @@ def test_network_takes_the_mean_activations_in_the_forward_pass(small_blocks, mo
     np.testing.assert_allclose(grad, plain_grad, rtol=1e-11, atol=1e-14)
 
 
+def test_thread_buffer_reuses_memory_per_thread_and_grows():
+    import threading
+
+    first = numpy_backend.thread_buffer("test", (4, 3), np.float64)
+    assert first.shape == (4, 3) and first.flags.c_contiguous
+    assert numpy_backend.thread_buffer("test", (4, 3), np.float64) is first  # the same view, no new work
+    smaller = numpy_backend.thread_buffer("test", (2, 3), np.float64)
+    assert np.shares_memory(smaller, first) and smaller.shape == (2, 3)
+    assert not np.shares_memory(numpy_backend.thread_buffer("other", (4, 3), np.float64), first)
+    grown = numpy_backend.thread_buffer("test", (40, 3), np.float64)
+    assert grown.shape == (40, 3) and not np.shares_memory(grown, first)
+    again = numpy_backend.thread_buffer("test", (4, 3), np.float64)  # now a view of the grown buffer
+    assert again is not first and np.shares_memory(again, grown)
+    elsewhere = []
+    thread = threading.Thread(target=lambda: elsewhere.append(numpy_backend.thread_buffer("test", (4, 3), np.float64)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(elsewhere[0], grown)
+    for count in range(1, 121):  # 120 shapes within the grown buffer: the view cache stays bounded
+        view = numpy_backend.thread_buffer("test", (1, count), np.float64)
+        assert np.shares_memory(view, grown) and view.shape == (1, count)
+    assert len(numpy_backend._LOCAL.views) <= numpy_backend._MAX_VIEWS
+
+
 def test_numpy_sigmoid_saturates_without_warnings(small_blocks):
     backend = NumpyBackend("float64", n_threads=2)
     z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]] * 20)

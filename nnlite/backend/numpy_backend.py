@@ -75,21 +75,35 @@ def row_blocks(n_rows, width, itemsize, target_bytes=None):
 _LOCAL = threading.local()
 
 
+#: Most views a thread keeps for :func:`thread_buffer` (blocks have one or two shapes).
+_MAX_VIEWS = 64
+
+
 def thread_buffer(key, shape, dtype):
     """An uninitialised C-contiguous array of ``shape``, private to the calling thread.
 
     Every call with the same ``key`` and ``dtype`` in a thread gets the same
     memory (grown when too small), so a buffer reused by the blocks a thread
-    runs stays in that core's cache.
+    runs stays in that core's cache.  A shape asked for before gets the same
+    view object back (no Python work beyond one lookup: blocks call this
+    several times each, and the interpreter lock is shared by every thread).
     """
-    buffers = getattr(_LOCAL, "buffers", None)
-    if buffers is None:
-        buffers = _LOCAL.buffers = {}
+    local = _LOCAL.__dict__
+    views = local.get("views")
+    if views is None:
+        views, local["buffers"] = local.setdefault("views", {}), {}
+    view = views.get((key, shape, dtype))
+    if view is not None:
+        return view
+    buffers = local["buffers"]
     size, name = math.prod(shape), (key, np.dtype(dtype))
     array = buffers.get(name)
-    if array is None or array.size < size:
-        array = buffers[name] = np.empty(size, dtype)
-    return array[:size].reshape(shape)
+    if array is None or array.size < size or len(views) >= _MAX_VIEWS:
+        views.clear()  # views of a replaced buffer must not be handed out again
+        if array is None or array.size < size:
+            array = buffers[name] = np.empty(size, dtype)
+    view = views[(key, shape, dtype)] = array[:size].reshape(shape)
+    return view
 
 
 def block_scratch(like, slot=0):
