@@ -15,10 +15,14 @@ only the first pass of a chain touches main memory.  Reductions over samples
 (weight gradients, column sums, the squared error) are sums of per-block
 partial results, added in block order.  :meth:`NumpyBackend.dense_backward`
 does a layer's whole backward step (derivative, both gradients, the delta
-below) block by block, reading the layer's delta from memory once, and
-:meth:`NumpyBackend.dense_squared_error` does the output layer's forward
-step, the squared error and its backward step in one pass over the blocks,
-so the widest arrays (the outputs and their delta) never go to memory.
+below) block by block, reading the layer's delta from memory once,
+:meth:`NumpyBackend.linear_activate_column_sum` sums a hidden layer's
+activations per block as its forward step writes them (the sparsity
+penalty's mean activations), and :meth:`NumpyBackend.dense_squared_error`
+does the output layer's forward step, the squared error and its backward
+step in one pass over the blocks, so the widest arrays (the outputs and
+their delta) never go to memory.  A sparse autoencoder's evaluation is two
+pool runs.
 
 **Determinism.**  Blocks depend only on the arrays' shapes and dtype, never on
 the thread count, and partial results are combined in a fixed order, so a
