@@ -33,11 +33,11 @@ way, while a training never meets them (its optimiser's BLAS runs on one
 thread).  The untimed calls put every contender in the state a training
 keeps it in, evaluation after evaluation: on the 2-core virtual development
 machine threads that slept 0.2 s run slowly for the next few tens of
-milliseconds (float32 evaluations took 20, 23, 16, then 13-14 ms in a row
-after the pause).  Two lines time the other cases apart: ``nnlite float64
-after a BLAS call`` (the same evaluation right after a product on BLAS's own
-threads) and ``... first call after the pause`` (no untimed calls before it),
-for nnlite and for the floor.
+milliseconds (a float32 evaluation, 11 ms back to back, needed about three
+calls in a row after the pause to get there).  Two lines time the other
+cases apart: ``nnlite float64 after a BLAS call`` (the same evaluation right
+after a product on BLAS's own threads) and ``... first call after the
+pause`` (no untimed calls before it), for nnlite and for the floor.
 
 Run: ``python benchmarks/bench_loss.py [--n 10000] [--repeats 15] [--settle 0.2] [--warm 0.1] [--train]
 [--optimizer]``.
