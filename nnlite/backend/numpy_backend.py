@@ -24,6 +24,10 @@ step in one pass over the blocks, so the widest arrays (the outputs and
 their delta) never go to memory.  A sparse autoencoder's evaluation is two
 pool runs.
 
+(Over 400 lines: every blocked operation shares the block partition, the
+per-thread buffers and the pool, and each fused step must give the same
+bytes as the separate steps it replaces, so they are kept side by side.)
+
 **Determinism.**  Blocks depend only on the arrays' shapes and dtype, never on
 the thread count, and partial results are combined in a fixed order, so a
 result is bit-for-bit the same on every run and with any number of threads.
