@@ -9,7 +9,10 @@ for the interface), vectorised over samples, on an array backend
 when the top two layers are plain :class:`~nnlite.layers.Dense` layers and
 the loss is the squared error, one backend call
 (:meth:`~nnlite.backend.base.ArrayBackend.dense_squared_error`) does their
-steps and the loss in one pass over the data, with the same results.
+steps and the loss in one pass over the data, with the same results; and a
+plain Dense hidden layer whose activity penalties read only its mean
+activations (KL sparsity) takes those means in its forward pass
+(:meth:`~nnlite.backend.base.ArrayBackend.linear_activate_column_sum`).
 
 (Over 400 lines: the evaluation, its fused top layers and inference belong to
 the one object that owns the workspace and the parameter views.)
