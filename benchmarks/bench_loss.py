@@ -56,6 +56,9 @@ from nnlite import LBFGS, build_autoencoder  # noqa: E402
 
 RHO, LAMBDA, BETA = 0.01, 1e-4, 3.0
 
+#: Suffix of the contenders timed right after the pause, without untimed calls before them.
+FIRST_CALL = " first call after the pause"
+
 
 def plain_numpy_loss(theta, data, hidden):
     """A straightforward float64 implementation of SPEC's cost and gradient."""
@@ -244,8 +247,7 @@ def main(argv=None):
     after_blas = "nnlite float64 after a BLAS call"
     contenders[after_blas] = contenders["nnlite float64"]
     # Both sides of the ratio without the untimed calls (the floor's first product wakes BLAS's threads).
-    cold = {f"{name} first call after the pause": contenders[name]
-            for name in ("blas floor float64", "nnlite float64")}
+    cold = {name + FIRST_CALL: contenders[name] for name in ("blas floor float64", "nnlite float64")}
     contenders.update(cold)
     preludes = {after_blas: blas_call(data, args.hidden)}
     load_before, ticks_before = load_average(), cpu_ticks()
@@ -262,9 +264,8 @@ def main(argv=None):
     for name, ms in times.items():
         print(f"{name:{width}s} {ms:8.2f} {ms / floor64:10.2f} {plain / ms:11.2f}")
     print(f"nnlite float64 / its BLAS floor: {times['nnlite float64'] / floor64:.2f}x (aim <= 1.3)")
-    first = " first call after the pause"
     print(f"the same for the first calls after the pause: "
-          f"{times['nnlite float64' + first] / times['blas floor float64' + first]:.2f}x")
+          f"{times['nnlite float64' + FIRST_CALL] / times['blas floor float64' + FIRST_CALL]:.2f}x")
     print(f"nnlite float32 speed-up over plain float64: {plain / times['nnlite float32']:.2f}x (aim >= 2.5)")
     if "torch autograd float32" in times:
         print(f"torch float32 / nnlite float32: {times['torch autograd float32'] / times['nnlite float32']:.2f}x "

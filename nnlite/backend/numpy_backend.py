@@ -99,7 +99,8 @@ def thread_buffer(key, shape, dtype):
     local = _LOCAL.__dict__
     views = local.get("views")
     if views is None:
-        views, local["buffers"] = local.setdefault("views", {}), {}
+        views = local["views"] = {}
+        local["buffers"] = {}
     view = views.get((key, shape, dtype))
     if view is not None:
         return view
@@ -236,18 +237,15 @@ class NumpyBackend(ArrayBackend):
         """
         if inputs.ndim != 2:
             return ArrayBackend.linear_activate_column_sum(self, inputs, weights, bias, name, out, sums, scale)
-        blocks = self._blocks((inputs, out), None)
-        partial = np.empty((len(blocks),) + sums.shape, dtype=sums.dtype)
-        ones = np.ones(blocks[0].stop - blocks[0].start, dtype=out.dtype)
+        ones = np.ones(inputs.shape[0], dtype=out.dtype)
         activate = self._activate_block(weights, bias, name)
 
-        def block(index, rows):
-            o = out[rows]
-            activate(inputs[rows], o)
-            np.matmul(ones[:o.shape[0]], o, out=partial[index])
+        def block(partial, x, o):
+            activate(x, o)
+            np.matmul(ones[:o.shape[0]], o, out=partial)
 
-        self._for_blocks(blocks, block)
-        np.add.reduce(partial, axis=0, out=sums)
+        # The blocks of linear_activate's _map_rows(block, inputs, out): the same activations.
+        self._sum_rows(block, sums, inputs, out)
         sums *= scale
         return out
 
